@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# A project-private PostgreSQL server, for `make run`, `make test` and friends.
+#
+#   scripts/pg.sh start DIR   initialise (once) and start a server whose data,
+#                             log and Unix socket live under DIR; prints its
+#                             admin URL (database `postgres`) on stdout
+#   scripts/pg.sh stop DIR    stop it (fast shutdown); no-op if not running
+#   scripts/pg.sh url DIR     print the admin URL
+#   scripts/pg.sh status DIR  exit 0 if its server is running
+#   scripts/pg.sh createdb DIR NAME   create database NAME if missing
+#   scripts/pg.sh bindir      print where the server binaries are
+#
+# The server listens on a Unix socket only (no TCP port), so it can never
+# clash with a system server on 5432. initdb and postgres refuse to run as
+# root: as root, they run as the `postgres` account on a directory it owns.
+set -euo pipefail
+
+die() { echo "pg.sh: $*" >&2; exit 1; }
+
+find_bindir() {
+  if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
+  if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
+    dirname "$(command -v pg_ctl)"; return
+  fi
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r) \
+           /usr/local/pgsql/bin /opt/homebrew/bin /usr/local/bin; do
+    if [ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ]; then echo "$d"; return; fi
+  done
+  die "PostgreSQL server binaries (initdb, pg_ctl) not found; install PostgreSQL, set PG_BINDIR, or set DATABASE_URL to an existing server (or use 'make compose-up')"
+}
+
+# Runs a server binary as the account that owns the cluster.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# The socket directory: inside DIR when its path is short enough for a Unix
+# socket (107 bytes), otherwise a short private directory under /tmp.
+socket_dir() {
+  local dir=$1
+  if [ ${#dir} -le 80 ]; then
+    echo "$dir/run"
+  else
+    echo "/tmp/backend-pg-$(printf '%s' "$dir" | cksum | cut -d' ' -f1)"
+  fi
+}
+
+urlencode_path() { printf '%s' "$1" | sed -e 's/%/%25/g' -e 's|/|%2F|g' -e 's/ /%20/g'; }
+
+admin_url() {
+  local sock; sock=$(socket_dir "$1")
+  echo "postgres://postgres@$(urlencode_path "$sock"):5432/postgres"
+}
+
+start() {
+  local dir=$1 bindir sock
+  bindir=$(find_bindir)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  sock=$(socket_dir "$dir")
+  mkdir -p "$sock"
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' account to run the server"
+    chown postgres "$dir" "$sock"
+    runuser -u postgres -- test -w "$dir" \
+      || die "the postgres account cannot write to $dir (is a parent directory private?); set DATABASE_URL instead"
+  fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 \
+      --locale=C.UTF-8 --no-instructions >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  fi
+  if as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    admin_url "$dir"; return
+  fi
+  # Durability settings off: this server holds development and test data only.
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+    -o "-c listen_addresses='' -k $sock -p 5432 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" \
+    start >/dev/null \
+    || { tail -20 "$dir/server.log" >&2; die "the server did not start"; }
+  admin_url "$dir"
+}
+
+stop() {
+  local dir=$1 bindir
+  [ -f "$dir/data/PG_VERSION" ] || return 0
+  bindir=$(find_bindir)
+  if as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null
+  fi
+}
+
+createdb() {
+  local dir=$1 name=$2 sock
+  sock=$(socket_dir "$(cd "$dir" && pwd)")
+  if ! psql -h "$sock" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    psql -h "$sock" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
+  fi
+}
+
+status() {
+  local dir=$1
+  [ -f "$dir/data/PG_VERSION" ] || return 1
+  as_owner "$(find_bindir)/pg_ctl" -D "$dir/data" status >/dev/null 2>&1
+}
+
+case "${1:-}" in
+  bindir) find_bindir ;;
+  status) [ $# -eq 2 ] || die "usage: pg.sh status DIR"; status "$2" ;;
+  start) [ $# -eq 2 ] || die "usage: pg.sh start DIR"; start "$2" ;;
+  stop) [ $# -eq 2 ] || die "usage: pg.sh stop DIR"; stop "$2" ;;
+  url) [ $# -eq 2 ] || die "usage: pg.sh url DIR"; admin_url "$(cd "$2" && pwd)" ;;
+  createdb) [ $# -eq 3 ] || die "usage: pg.sh createdb DIR NAME"; createdb "$2" "$3" ;;
+  *) die "usage: pg.sh start|stop|url DIR, or createdb DIR NAME" ;;
+esac

@@ -1,0 +1,98 @@
+//! Liveness and readiness probes.
+//!
+//! `/healthz` never touches the database: a live process answers. `/readyz`
+//! answers 200 only when a database round trip succeeds within one second and
+//! no shutdown has begun, so a load balancer stops sending traffic first.
+
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use serde::Serialize;
+use tower::service_fn;
+
+use crate::error::AppError;
+use crate::http::response::json;
+use crate::router::RouteTable;
+use crate::{AppState, Request, Response};
+
+/// The readiness probe's own bound on the database round trip.
+pub const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Adds `/healthz` and `/readyz` to `table`.
+pub fn routes(table: RouteTable, state: &AppState) -> RouteTable {
+    let ready_state = state.clone();
+    table
+        .route("/healthz", Method::GET, service_fn(healthz))
+        .route(
+            "/readyz",
+            Method::GET,
+            service_fn(move |req| readyz(ready_state.clone(), req)),
+        )
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn healthz(_req: Request) -> Result<Response, AppError> {
+    json(StatusCode::OK, &Health { status: "ok" })
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    status: &'static str,
+    checks: Checks,
+}
+
+#[derive(Serialize)]
+struct Checks {
+    database: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'static str>,
+}
+
+async fn readyz(state: AppState, _req: Request) -> Result<Response, AppError> {
+    if state.is_shutting_down() {
+        let body = Readiness {
+            status: "unavailable",
+            checks: Checks {
+                database: "skipped",
+                server: Some("shutting_down"),
+            },
+        };
+        return json(StatusCode::SERVICE_UNAVAILABLE, &body);
+    }
+    let database = check_database(&state).await;
+    let (status, code) = if database == "ok" {
+        ("ready", StatusCode::OK)
+    } else {
+        ("unavailable", StatusCode::SERVICE_UNAVAILABLE)
+    };
+    let body = Readiness {
+        status,
+        checks: Checks {
+            database,
+            server: None,
+        },
+    };
+    json(code, &body)
+}
+
+/// One round trip, bounded by [`READINESS_TIMEOUT`]: `ok`, `timeout` or
+/// `unreachable` (the cause goes to the log).
+async fn check_database(state: &AppState) -> &'static str {
+    let check = async {
+        let client = state.pool.get().await.map_err(AppError::from)?;
+        client.simple_query("").await.map_err(AppError::from)?;
+        Ok::<_, AppError>(())
+    };
+    match tokio::time::timeout(READINESS_TIMEOUT, check).await {
+        Ok(Ok(())) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %crate::error::error_chain(&e), "readiness check failed");
+            "unreachable"
+        }
+        Err(_) => "timeout",
+    }
+}

@@ -1,0 +1,105 @@
+//! Query strings: split into percent-decoded `name=value` pairs.
+//!
+//! Strict by design: invalid percent-encoding or text that is not UTF-8 is an
+//! error, not silently replaced. `+` means a space, as in HTML forms.
+
+use std::borrow::Cow;
+
+/// A decoded `name=value` pair, borrowed from the query when nothing needed
+/// decoding.
+pub type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// Splits `query` (without the `?`) into decoded pairs, in order; an empty
+/// segment (`a=1&&b=2`) is skipped. Errors name the offending raw segment.
+pub fn parse_pairs(query: &str) -> Result<Vec<Pair<'_>>, String> {
+    let mut pairs = Vec::new();
+    for segment in query.split('&').filter(|s| !s.is_empty()) {
+        let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
+        let name = percent_decode(name).ok_or_else(|| truncate(name))?;
+        let value = percent_decode(value).ok_or_else(|| truncate(name.as_ref()))?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+/// Decodes `%XX` escapes and `+`; `None` when an escape is invalid or the
+/// result is not UTF-8.
+pub fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
+    if !text.bytes().any(|b| b == b'%' || b == b'+') {
+        return Some(Cow::Borrowed(text));
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'%' => {
+                let hi = hex(bytes.next()?)?;
+                let lo = hex(bytes.next()?)?;
+                out.push(hi << 4 | lo);
+            }
+            b'+' => out.push(b' '),
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// Decodes `%XX` escapes only (`+` is literal), as in a path segment.
+pub fn percent_decode_path(text: &str) -> Option<Cow<'_, str>> {
+    if !text.contains('%') {
+        return Some(Cow::Borrowed(text));
+    }
+    percent_decode(&text.replace('+', "%2B")).map(|c| Cow::Owned(c.into_owned()))
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_and_decodes() {
+        let pairs = parse_pairs("limit=5&&cursor=a%2Fb&x+y=1+2&flag").unwrap();
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(a, b)| (a.as_ref(), b.as_ref()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("limit", "5"),
+                ("cursor", "a/b"),
+                ("x y", "1 2"),
+                ("flag", "")
+            ]
+        );
+        assert!(parse_pairs("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn rejects_bad_escapes_and_non_utf8() {
+        for bad in ["a=%", "a=%4", "a=%zz", "a=%ff", "%c3=1", "a=%C3%28"] {
+            assert!(parse_pairs(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_pairs("a=%C3%A9").unwrap()[0].1, "é");
+    }
+
+    #[test]
+    fn path_decoding_keeps_plus() {
+        assert_eq!(percent_decode_path("a+b%41").unwrap(), "a+bA");
+        assert_eq!(percent_decode_path("plain").unwrap(), "plain");
+        assert!(percent_decode_path("%g0").is_none());
+    }
+}

@@ -1,0 +1,91 @@
+//! The access-log layer: a `request` span carrying the request id around
+//! everything inside it, and one INFO line per request when it completes.
+//!
+//! The line names the matched route template (not the raw path, which would
+//! leak ids and explode cardinality), the status and the latency. A 5xx's
+//! underlying cause is logged here, at ERROR, in the same span.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::Request;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use super::request_id::RequestId;
+use crate::error::ErrorSlot;
+use crate::router::MatchedRoute;
+use crate::{BoxFuture, Response};
+
+/// Applies [`AccessLogService`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessLogLayer;
+
+impl<S> Layer<S> for AccessLogLayer {
+    type Service = AccessLogService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessLogService { inner }
+    }
+}
+
+/// Wraps each request in a span and logs its outcome.
+#[derive(Debug, Clone)]
+pub struct AccessLogService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for AccessLogService<S>
+where
+    S: Service<Request<B>, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let start = Instant::now();
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map_or("", RequestId::as_str);
+        let span = tracing::info_span!("request", request_id = request_id);
+        let method = req.method().clone();
+        let future = span.in_scope(|| self.inner.call(req));
+        Box::pin(
+            async move {
+                let response = future.await?;
+                let status = response.status();
+                if status.is_server_error() {
+                    if let Some(slot) = response.extensions().get::<ErrorSlot>() {
+                        if let Some(Some(cause)) =
+                            slot.inspect(crate::error::AppError::source_chain)
+                        {
+                            tracing::error!(error = %cause, "request failed");
+                        }
+                    }
+                }
+                let route = response
+                    .extensions()
+                    .get::<MatchedRoute>()
+                    .map_or("-", |r| r.0);
+                let latency = start.elapsed();
+                tracing::info!(
+                    method = method.as_str(),
+                    route,
+                    status = status.as_u16(),
+                    latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                    "request"
+                );
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}

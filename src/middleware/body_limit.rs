@@ -1,0 +1,102 @@
+//! The body limit: reads the whole request body, up to
+//! `REQUEST_BODY_LIMIT_BYTES`, before routing; anything larger gets a 413.
+//!
+//! A declared `content-length` over the limit is refused without reading a
+//! byte; a chunked body is refused as soon as it crosses the limit. Endpoints
+//! then see a plain [`Bytes`] body, already bounded.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, header};
+use http_body::Body;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower::{Layer, Service};
+
+use crate::error::{AppError, BoxError};
+use crate::{BoxFuture, Response};
+
+/// Applies [`BodyLimitService`].
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimitLayer {
+    limit: usize,
+}
+
+impl BodyLimitLayer {
+    /// A layer refusing bodies larger than `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self { limit }
+    }
+}
+
+impl<S> Layer<S> for BodyLimitLayer {
+    type Service = BodyLimitService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BodyLimitService {
+            inner,
+            limit: self.limit,
+        }
+    }
+}
+
+/// Collects the body into [`Bytes`] within the limit.
+#[derive(Debug, Clone)]
+pub struct BodyLimitService<S> {
+    inner: S,
+    limit: usize,
+}
+
+impl<S, B> Service<Request<B>> for BodyLimitService<S>
+where
+    S: Service<Request<Bytes>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let limit = self.limit;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Box::pin(std::future::ready(Ok(
+                AppError::PayloadTooLarge(limit).into_response()
+            )));
+        }
+        let (parts, body) = req.into_parts();
+        if body.is_end_stream() {
+            return Box::pin(self.inner.call(Request::from_parts(parts, Bytes::new())));
+        }
+        // The inner service is called only once the body is in; take a ready
+        // clone so `self` stays usable, as tower's contract asks.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let bytes = match Limited::new(body, limit).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) if e.is::<LengthLimitError>() => {
+                    return Ok(AppError::PayloadTooLarge(limit).into_response());
+                }
+                Err(_) => {
+                    return Ok(AppError::MalformedBody(
+                        "the request body could not be read".into(),
+                    )
+                    .into_response());
+                }
+            };
+            inner.call(Request::from_parts(parts, bytes)).await
+        })
+    }
+}

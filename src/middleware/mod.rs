@@ -1,0 +1,14 @@
+//! The layers every request passes through, one file each.
+//!
+//! They are composed, outermost first, in [`crate::app_with_routes`]; the
+//! order is part of the contract (e.g. the request id must be outermost so
+//! responses built by every other layer carry it).
+
+pub mod access_log;
+pub mod body_limit;
+pub mod catch_panic;
+pub mod head;
+pub mod load_shed;
+pub mod problem;
+pub mod request_id;
+pub mod timeout;

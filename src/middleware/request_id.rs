@@ -1,0 +1,168 @@
+//! The request id layer: accept a valid incoming `x-request-id`, otherwise
+//! generate a UUID; expose it to inner layers and echo it on every response.
+//!
+//! tower-http's `SetRequestId` trusts any incoming value; API.md only trusts
+//! 1 to 128 characters from `[A-Za-z0-9._:-]`, so this layer is our own.
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use http::{HeaderName, HeaderValue, Request};
+use tower::{Layer, Service};
+
+use crate::{BoxFuture, Response};
+
+/// The `x-request-id` header.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served; in request extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// Accepts `value` if it is 1 to 128 characters from `[A-Za-z0-9._:-]`.
+    pub fn parse(value: &HeaderValue) -> Option<Self> {
+        let bytes = value.as_bytes();
+        let valid = (1..=128).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        valid.then(|| Self(value.clone()))
+    }
+
+    /// A fresh random (version 4) UUID.
+    ///
+    /// Drawn from a per-thread generator seeded once from the OS, so the
+    /// request path makes no system call for it.
+    pub fn generate() -> Self {
+        let uuid = uuid::Builder::from_random_bytes(next_random().to_le_bytes()).into_uuid();
+        let mut buf = uuid::Uuid::encode_buffer();
+        let text = uuid.hyphenated().encode_lower(&mut buf);
+        Self(HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid")))
+    }
+
+    /// The id as text (always ASCII).
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as a header value.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+}
+
+thread_local! {
+    static RNG: Cell<(u64, u64)> = Cell::new(seed());
+}
+
+fn seed() -> (u64, u64) {
+    let bytes = uuid::Uuid::new_v4().as_u128();
+    // Truncations are the point: split 128 random bits into two halves.
+    #[allow(clippy::cast_possible_truncation)]
+    let (a, b) = ((bytes >> 64) as u64, bytes as u64);
+    (a | 1, b | 1)
+}
+
+/// xorshift128+, two outputs per id.
+fn next_random() -> u128 {
+    RNG.with(|state| {
+        let (mut s0, mut s1) = state.get();
+        let mut out = 0u128;
+        for _ in 0..2 {
+            let mut x = s0;
+            let y = s1;
+            s0 = y;
+            x ^= x << 23;
+            s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
+            out = (out << 64) | u128::from(s1.wrapping_add(y));
+        }
+        state.set((s0, s1));
+        out
+    })
+}
+
+/// Applies [`RequestIdService`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = RequestIdService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestIdService { inner }
+    }
+}
+
+/// Sets [`RequestId`] on the request and `x-request-id` on the response.
+#[derive(Debug, Clone)]
+pub struct RequestIdService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for RequestIdService<S>
+where
+    S: Service<Request<B>, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let id = req
+            .headers()
+            .get(&X_REQUEST_ID)
+            .and_then(RequestId::parse)
+            .unwrap_or_else(RequestId::generate);
+        let header = id.0.clone();
+        req.extensions_mut().insert(id);
+        let future = self.inner.call(req);
+        Box::pin(async move {
+            let mut response = future.await?;
+            response.headers_mut().insert(X_REQUEST_ID.clone(), header);
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Option<RequestId> {
+        RequestId::parse(&HeaderValue::from_str(text).ok()?)
+    }
+
+    #[test]
+    fn accepts_exactly_the_allowed_alphabet_and_length() {
+        assert!(parse("a").is_some());
+        assert!(parse("abc-DEF_123.4:5").is_some());
+        assert!(parse(&"x".repeat(128)).is_some());
+        assert!(parse(&"x".repeat(129)).is_none());
+        assert!(parse("").is_none());
+        for bad in [
+            "a b", "a/b", "a\tb", "é", "a;b", "a,b", "<script>", "a+b", "a=b",
+        ] {
+            assert!(parse(bad).is_none(), "{bad:?}");
+        }
+        assert!(RequestId::parse(&HeaderValue::from_bytes(b"caf\xe9").unwrap()).is_none());
+    }
+
+    #[test]
+    fn generated_ids_are_distinct_v4_uuids() {
+        let a = RequestId::generate();
+        let b = RequestId::generate();
+        assert_ne!(a, b);
+        let uuid = uuid::Uuid::parse_str(a.as_str()).unwrap();
+        assert_eq!(uuid.get_version_num(), 4);
+        assert_eq!(a.as_str().len(), 36);
+        assert_eq!(a.as_str(), a.as_str().to_lowercase());
+        assert!(RequestId::parse(a.header_value()).is_some());
+    }
+}

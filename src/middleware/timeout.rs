@@ -1,0 +1,70 @@
+//! The request timeout: a request not answered within `REQUEST_TIMEOUT_MS`
+//! (reading its body included) gets a `timeout` problem.
+//!
+//! tower-http's timeout answers with an empty body; this one answers with the
+//! problem of API.md.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::Request;
+use tower::{Layer, Service};
+
+use crate::error::AppError;
+use crate::{BoxFuture, Response};
+
+/// Applies [`TimeoutService`] with a deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeoutLayer {
+    timeout: Duration,
+}
+
+impl TimeoutLayer {
+    /// A layer that abandons requests after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self { timeout }
+    }
+}
+
+impl<S> Layer<S> for TimeoutLayer {
+    type Service = TimeoutService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TimeoutService {
+            inner,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// Races the inner service against a deadline.
+#[derive(Debug, Clone)]
+pub struct TimeoutService<S> {
+    inner: S,
+    timeout: Duration,
+}
+
+impl<S, B> Service<Request<B>> for TimeoutService<S>
+where
+    S: Service<Request<B>, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let future = tokio::time::timeout(self.timeout, self.inner.call(req));
+        Box::pin(async move {
+            match future.await {
+                Ok(result) => result,
+                Err(_elapsed) => Ok(AppError::Timeout.into_response()),
+            }
+        })
+    }
+}

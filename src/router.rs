@@ -1,0 +1,322 @@
+//! The route table: `matchit` finds the path, then the method picks the
+//! endpoint; an unknown path is a 404 and a known path with another method a
+//! 405 with `Allow`.
+//!
+//! The table is built once at start-up; a conflicting route panics there,
+//! loudly, rather than misrouting later. `HEAD` is served by the `GET`
+//! endpoint wherever one exists (the body is dropped by
+//! [`crate::middleware::head`]).
+
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method};
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
+
+use crate::error::AppError;
+use crate::{BoxFuture, Request, Response};
+
+/// An endpoint: a `tower` Service from a request to a response or an error.
+pub type Endpoint = BoxCloneSyncService<Request, Response, AppError>;
+
+/// The route template that matched, in response extensions, for the access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedRoute(pub &'static str);
+
+/// Path parameters of the matched route, in request extensions, still
+/// percent-encoded as received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    /// The raw value of parameter `name`, if the route has it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+struct Route {
+    template: &'static str,
+    endpoints: Vec<(Method, Endpoint)>,
+    allow: HeaderValue,
+}
+
+/// The mutable table of routes, filled at start-up by each feature module.
+#[derive(Default)]
+pub struct RouteTable {
+    matcher: matchit::Router<usize>,
+    routes: Vec<Route>,
+}
+
+impl fmt::Debug for RouteTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.operations()).finish()
+    }
+}
+
+impl RouteTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `endpoint` for `method` on `template` (matchit syntax, e.g.
+    /// `/api/v1/users/{id}`).
+    ///
+    /// # Panics
+    /// When the template conflicts with another, or the method is already
+    /// routed there: a programming error, caught at start-up.
+    #[must_use]
+    pub fn route<S>(mut self, template: &'static str, method: Method, endpoint: S) -> Self
+    where
+        S: Service<Request, Response = Response, Error = AppError> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+    {
+        assert!(
+            method != Method::HEAD,
+            "HEAD is served by GET endpoints: {template}"
+        );
+        let index = match self.routes.iter().position(|r| r.template == template) {
+            Some(index) => index,
+            None => {
+                if let Err(e) = self.matcher.insert(template, self.routes.len()) {
+                    panic!("route {template} cannot be added: {e}");
+                }
+                self.routes.push(Route {
+                    template,
+                    endpoints: Vec::new(),
+                    allow: HeaderValue::from_static(""),
+                });
+                self.routes.len() - 1
+            }
+        };
+        let route = &mut self.routes[index];
+        assert!(
+            route.endpoints.iter().all(|(m, _)| *m != method),
+            "{method} {template} is routed twice"
+        );
+        route
+            .endpoints
+            .push((method, BoxCloneSyncService::new(endpoint)));
+        route.allow = allow_header(&route.endpoints);
+        self
+    }
+
+    /// Every `(method, template)` pair served, `HEAD` included, for
+    /// documentation and its tests.
+    pub fn operations(&self) -> Vec<(Method, &'static str)> {
+        let mut operations = Vec::new();
+        for route in &self.routes {
+            for (method, _) in &route.endpoints {
+                operations.push((method.clone(), route.template));
+                if method == Method::GET {
+                    operations.push((Method::HEAD, route.template));
+                }
+            }
+        }
+        operations
+    }
+}
+
+fn allow_header(endpoints: &[(Method, Endpoint)]) -> HeaderValue {
+    let mut methods: Vec<&str> = endpoints.iter().map(|(m, _)| m.as_str()).collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    HeaderValue::from_str(&methods.join(", ")).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The routing Service: dispatches to endpoints and turns their errors into
+/// responses (rendered by the problem layer).
+#[derive(Clone)]
+pub struct Router {
+    table: Arc<RouteTable>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("table", &self.table)
+            .finish()
+    }
+}
+
+impl Router {
+    /// Freezes `table` into a Service.
+    pub fn new(table: RouteTable) -> Self {
+        Self {
+            table: Arc::new(table),
+        }
+    }
+
+    /// Finds the endpoint for `method` and `path`: its route template and
+    /// parameters, or the 404 / 405 error.
+    pub fn lookup(
+        &self,
+        method: &Method,
+        path: &str,
+    ) -> Result<(&'static str, &Endpoint, PathParams), (Option<&'static str>, AppError)> {
+        let matched = match self.table.matcher.at(path) {
+            Ok(matched) => matched,
+            Err(matchit::MatchError::NotFound) => return Err((None, AppError::NotFound)),
+        };
+        let route = &self.table.routes[*matched.value];
+        let wanted = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        let Some((_, endpoint)) = route.endpoints.iter().find(|(m, _)| m == wanted) else {
+            return Err((
+                Some(route.template),
+                AppError::MethodNotAllowed(route.allow.clone()),
+            ));
+        };
+        let params = PathParams(
+            matched
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        );
+        Ok((route.template, endpoint, params))
+    }
+}
+
+impl Service<http::Request<Bytes>> for Router {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let (template, endpoint, params) = match self.lookup(req.method(), req.uri().path()) {
+            Ok((template, endpoint, params)) => (template, endpoint.clone(), params),
+            Err((template, error)) => {
+                let mut response = error.into_response();
+                if let Some(template) = template {
+                    response.extensions_mut().insert(MatchedRoute(template));
+                }
+                return Box::pin(std::future::ready(Ok(response)));
+            }
+        };
+        if !params.0.is_empty() {
+            req.extensions_mut().insert(params);
+        }
+        Box::pin(async move {
+            let mut response = endpoint
+                .oneshot(req)
+                .await
+                .unwrap_or_else(AppError::into_response);
+            response.extensions_mut().insert(MatchedRoute(template));
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::service_fn;
+
+    fn ok(_: Request) -> std::future::Ready<Result<Response, AppError>> {
+        std::future::ready(Ok(Response::default()))
+    }
+
+    fn table() -> Router {
+        Router::new(
+            RouteTable::new()
+                .route("/items", Method::GET, service_fn(ok))
+                .route("/items", Method::POST, service_fn(ok))
+                .route("/items/{id}", Method::GET, service_fn(ok))
+                .route("/items/{id}", Method::PATCH, service_fn(ok))
+                .route("/items/{id}", Method::DELETE, service_fn(ok))
+                .route("/write-only", Method::POST, service_fn(ok)),
+        )
+    }
+
+    #[test]
+    fn finds_routes_and_params() {
+        let router = table();
+        let (template, _, params) = router.lookup(&Method::GET, "/items/42").unwrap();
+        assert_eq!(template, "/items/{id}");
+        assert_eq!(params.get("id"), Some("42"));
+        assert_eq!(params.get("other"), None);
+        let (template, _, params) = router.lookup(&Method::POST, "/items").unwrap();
+        assert_eq!(template, "/items");
+        assert_eq!(params, PathParams::default());
+    }
+
+    #[test]
+    fn head_uses_get_only_where_get_exists() {
+        let router = table();
+        assert!(router.lookup(&Method::HEAD, "/items/1").is_ok());
+        let (template, error) = router.lookup(&Method::HEAD, "/write-only").unwrap_err();
+        assert_eq!(template, Some("/write-only"));
+        assert!(matches!(error, AppError::MethodNotAllowed(allow) if allow == "POST"));
+    }
+
+    #[test]
+    fn unknown_paths_and_trailing_slashes_are_404() {
+        let router = table();
+        for path in [
+            "/",
+            "/items/",
+            "/items/1/",
+            "/itemsx",
+            "/items/1/more",
+            "//items",
+        ] {
+            let (template, error) = router.lookup(&Method::GET, path).unwrap_err();
+            assert_eq!(template, None, "{path}");
+            assert!(matches!(error, AppError::NotFound), "{path}");
+        }
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_allow() {
+        let router = table();
+        let (_, error) = router.lookup(&Method::PUT, "/items/1").unwrap_err();
+        assert!(
+            matches!(&error, AppError::MethodNotAllowed(allow) if allow == "GET, PATCH, DELETE, HEAD"),
+            "{error:?}"
+        );
+        let (_, error) = router.lookup(&Method::DELETE, "/items").unwrap_err();
+        assert!(matches!(&error, AppError::MethodNotAllowed(allow) if allow == "GET, POST, HEAD"));
+    }
+
+    #[test]
+    fn operations_list_every_method_with_head() {
+        let ops = table().table.operations();
+        assert!(ops.contains(&(Method::HEAD, "/items")));
+        assert!(ops.contains(&(Method::DELETE, "/items/{id}")));
+        assert!(!ops.contains(&(Method::HEAD, "/write-only")));
+        assert_eq!(ops.len(), 8);
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot be added")]
+    fn conflicting_routes_fail_at_start_up() {
+        let _ = RouteTable::new()
+            .route("/items/{id}", Method::GET, service_fn(ok))
+            .route("/items/{name}", Method::GET, service_fn(ok));
+    }
+
+    #[test]
+    #[should_panic(expected = "routed twice")]
+    fn duplicate_methods_fail_at_start_up() {
+        let _ = RouteTable::new()
+            .route("/items", Method::GET, service_fn(ok))
+            .route("/items", Method::GET, service_fn(ok));
+    }
+}

@@ -1,0 +1,305 @@
+//! Logging: human-readable lines in development, one JSON object per line in
+//! production, written off the request path by a background thread.
+//!
+//! The JSON format is our own small layer rather than tracing-subscriber's,
+//! so `request_id` is a top-level member of every line written inside a
+//! request (not nested in a span list), and so the line costs one buffer and
+//! no intermediate maps.
+
+use std::fmt::{self, Write as _};
+use std::io::{self, IsTerminal, Write};
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Subscriber};
+use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::LogFormat;
+use crate::timestamp::Timestamp;
+
+/// Keeps the background writer alive; dropping it flushes pending lines.
+#[must_use = "dropping the guard stops the log writer"]
+#[derive(Debug)]
+pub struct LogGuard(#[allow(dead_code)] WorkerGuard);
+
+/// Installs the global subscriber writing to stdout through a non-blocking
+/// writer (lines are dropped, never waited for, if stdout cannot keep up),
+/// and routes panics and `log` records through it.
+pub fn init(format: LogFormat, filter: &str) -> LogGuard {
+    let (writer, guard) = tracing_appender::non_blocking(io::stdout());
+    install(format, filter, writer);
+    install_panic_hook();
+    LogGuard(guard)
+}
+
+fn install(format: LogFormat, filter: &str, writer: NonBlocking) {
+    let filter = EnvFilter::builder()
+        .parse(filter)
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Json => registry.with(JsonLayer::new(writer)).try_init(),
+        LogFormat::Pretty => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(io::stdout().is_terminal())
+                    .with_writer(writer),
+            )
+            .try_init(),
+    };
+    if let Err(e) = result {
+        eprintln!("logging was already initialised: {e}");
+    }
+}
+
+/// Logs panics as ERROR events (so in production they are JSON lines too)
+/// instead of printing them to stderr.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %payload, location = %location, "panic");
+    }));
+}
+
+/// A tracing layer writing each event as one JSON object per line:
+/// `timestamp`, `level`, `target`, `message`, the event's fields, and the
+/// `request_id` of the innermost enclosing span that has one.
+#[derive(Debug)]
+pub struct JsonLayer<W> {
+    make_writer: W,
+}
+
+impl<W> JsonLayer<W> {
+    /// A layer writing through `make_writer` (stdout, a file, a test sink).
+    pub fn new(make_writer: W) -> Self {
+        Self { make_writer }
+    }
+}
+
+/// The `request_id` recorded on a span, kept in its extensions.
+struct SpanRequestId(String);
+
+impl<S, W> Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut finder = RequestIdFinder(None);
+        attrs.record(&mut finder);
+        if let (Some(request_id), Some(span)) = (finder.0, ctx.span(id)) {
+            span.extensions_mut().insert(SpanRequestId(request_id));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let mut line = String::with_capacity(256);
+        line.push_str("{\"timestamp\":\"");
+        line.push_str(Timestamp::now().to_rfc3339().as_str());
+        line.push_str("\",\"level\":\"");
+        line.push_str(meta.level().as_str());
+        line.push_str("\",\"target\":");
+        push_json_str(&mut line, meta.target());
+        let mut fields = JsonFields {
+            line: &mut line,
+            message: None,
+        };
+        event.record(&mut fields);
+        let message = fields.message.take();
+        line.push_str(",\"message\":");
+        push_json_str(&mut line, message.as_deref().unwrap_or(""));
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                if let Some(id) = span.extensions().get::<SpanRequestId>() {
+                    line.push_str(",\"request_id\":");
+                    push_json_str(&mut line, &id.0);
+                    break;
+                }
+            }
+        }
+        line.push_str("}\n");
+        let _ = self.make_writer.make_writer().write_all(line.as_bytes());
+    }
+}
+
+struct RequestIdFinder(Option<String>);
+
+impl Visit for RequestIdFinder {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "request_id" {
+            self.0 = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "request_id" {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+/// Appends each field as `,"name":value`; keeps `message` aside.
+struct JsonFields<'a> {
+    line: &'a mut String,
+    message: Option<String>,
+}
+
+impl JsonFields<'_> {
+    fn key(&mut self, field: &Field) {
+        self.line.push(',');
+        push_json_str(self.line, field.name());
+        self.line.push(':');
+    }
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+            return;
+        }
+        self.key(field);
+        push_json_str(self.line, value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.line, "{value}");
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.line, "{value}");
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.line.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        if value.is_finite() {
+            let _ = write!(self.line, "{value}");
+        } else {
+            self.line.push_str("null");
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = Some(text);
+            return;
+        }
+        self.key(field);
+        push_json_str(self.line, &text);
+    }
+}
+
+/// Appends `text` as a JSON string literal.
+fn push_json_str(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A writer that forwards to a shared, cloneable sink; for tests and benches
+/// that capture JSON lines.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl MemoryWriter {
+    /// Everything written so far, as text.
+    pub fn contents(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Write for MemoryWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Ok(mut bytes) = self.0.lock() {
+            bytes.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for MemoryWriter {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn json_lines_carry_fields_and_the_request_id() {
+        let sink = MemoryWriter::default();
+        let subscriber = tracing_subscriber::registry().with(JsonLayer::new(sink.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(answer = 42, ok = true, "outside");
+            let span = tracing::info_span!("request", request_id = "abc-1");
+            let _guard = span.enter();
+            tracing::warn!(
+                text = "quote \" and \n newline",
+                ratio = 0.5,
+                "inside \u{1}"
+            );
+        });
+        let lines: Vec<serde_json::Value> = sink
+            .contents()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["message"], "outside");
+        assert_eq!(lines[0]["level"], "INFO");
+        assert_eq!(lines[0]["answer"], 42);
+        assert_eq!(lines[0]["ok"], true);
+        assert!(lines[0].get("request_id").is_none());
+        assert_eq!(lines[1]["request_id"], "abc-1");
+        assert_eq!(lines[1]["text"], "quote \" and \n newline");
+        assert_eq!(lines[1]["message"], "inside \u{1}");
+        assert_eq!(lines[1]["ratio"], 0.5);
+        assert!(lines[1]["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(lines[1]["target"], module_path!());
+    }
+}

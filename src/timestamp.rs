@@ -1,0 +1,181 @@
+//! UTC timestamps with microsecond precision, as PostgreSQL stores them and
+//! API.md renders them (`2026-11-29T10:53:19.123456Z`).
+//!
+//! A small type of our own: it reads `timestamptz` straight from the wire and
+//! formats without a calendar library.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::BytesMut;
+use postgres_types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use serde::{Serialize, Serializer};
+
+/// Microseconds between 1970-01-01 and PostgreSQL's epoch, 2000-01-01.
+const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+
+/// An instant in UTC, as microseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The timestamp `micros` microseconds after 1970-01-01T00:00:00Z.
+    pub const fn from_unix_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub const fn unix_micros(self) -> i64 {
+        self.0
+    }
+
+    /// The current time.
+    pub fn now() -> Self {
+        let micros = match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+        };
+        Self(micros)
+    }
+
+    /// Writes the RFC 3339 form into a fixed buffer, without allocating.
+    pub fn to_rfc3339(self) -> Rfc3339 {
+        let days = self.0.div_euclid(86_400_000_000);
+        let micros_of_day = self.0.rem_euclid(86_400_000_000);
+        let (year, month, day) = civil_from_days(days);
+        let secs = micros_of_day / 1_000_000;
+        let micros = micros_of_day % 1_000_000;
+        let mut buf = [0u8; 27];
+        let year = year.clamp(0, 9999);
+        put(&mut buf[0..4], year);
+        buf[4] = b'-';
+        put(&mut buf[5..7], month);
+        buf[7] = b'-';
+        put(&mut buf[8..10], day);
+        buf[10] = b'T';
+        put(&mut buf[11..13], secs / 3600);
+        buf[13] = b':';
+        put(&mut buf[14..16], secs / 60 % 60);
+        buf[16] = b':';
+        put(&mut buf[17..19], secs % 60);
+        buf[19] = b'.';
+        put(&mut buf[20..26], micros);
+        buf[26] = b'Z';
+        Rfc3339(buf)
+    }
+}
+
+/// A formatted timestamp: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+#[derive(Clone, Copy)]
+pub struct Rfc3339([u8; 27]);
+
+impl Rfc3339 {
+    /// The formatted text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Writes `value` as zero-padded decimal filling `out`.
+fn put(out: &mut [u8], mut value: i64) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + u8::try_from(value % 10).unwrap_or(0);
+        value /= 10;
+    }
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (y, m, d).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.to_rfc3339().as_str())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.to_rfc3339().as_str())
+    }
+}
+
+impl<'a> FromSql<'a> for Timestamp {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let bytes: [u8; 8] = raw.try_into()?;
+        let pg_micros = i64::from_be_bytes(bytes);
+        Ok(Self(pg_micros.saturating_add(PG_EPOCH_OFFSET_MICROS)))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMPTZ
+    }
+}
+
+impl ToSql for Timestamp {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&(self.0 - PG_EPOCH_OFFSET_MICROS).to_be_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMPTZ
+    }
+
+    to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        let cases = [
+            (0, "1970-01-01T00:00:00.000000Z"),
+            (1_795_949_599_123_456, "2026-11-29T10:53:19.123456Z"),
+            (951_782_400_000_001, "2000-02-29T00:00:00.000001Z"),
+            (-1, "1969-12-31T23:59:59.999999Z"),
+            (4_102_444_799_999_999, "2099-12-31T23:59:59.999999Z"),
+        ];
+        for (micros, text) in cases {
+            assert_eq!(Timestamp::from_unix_micros(micros).to_string(), text);
+        }
+    }
+
+    #[test]
+    fn reads_postgres_binary_timestamptz() {
+        let raw = 0i64.to_be_bytes();
+        let t = Timestamp::from_sql(&Type::TIMESTAMPTZ, &raw).unwrap();
+        assert_eq!(t.to_string(), "2000-01-01T00:00:00.000000Z");
+        let mut out = BytesMut::new();
+        t.to_sql(&Type::TIMESTAMPTZ, &mut out).unwrap();
+        assert_eq!(&out[..], &raw);
+        assert!(Timestamp::from_sql(&Type::TIMESTAMPTZ, &[0; 4]).is_err());
+    }
+
+    #[test]
+    fn now_is_after_2026() {
+        assert!(Timestamp::now().to_string().as_str() > "2026-01-01");
+    }
+}

@@ -1,0 +1,218 @@
+//! API.md's error conventions: problem+json for 404, 405 (+ Allow), 500 from
+//! a panic; `nosniff` on every response; the server survives a panic.
+
+use http::Method;
+use tower::service_fn;
+
+use crate::common::{spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn an_unknown_path_is_a_404_problem() {
+    let app = spawn_app().await;
+    for path in ["/nowhere", "/healthz/", "/api/v1/nothing", "/%zz"] {
+        let response = app.get(path).await;
+        let body = response.assert_problem(404, "not_found");
+        assert_eq!(body["instance"], path);
+        assert_eq!(body["title"], "Not Found");
+    }
+}
+
+#[tokio::test]
+async fn the_instance_is_the_raw_path_without_the_query() {
+    let app = spawn_app().await;
+    let response = app.get("/caf%C3%A9/x?secret=1").await;
+    let body = response.assert_problem(404, "not_found");
+    assert_eq!(body["instance"], "/caf%C3%A9/x");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_with_allow() {
+    let app = spawn_app().await;
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        let response = app.request(method, "/healthz").await;
+        response.assert_problem(405, "method_not_allowed");
+        assert_eq!(response.header("allow"), "GET, HEAD");
+    }
+}
+
+#[tokio::test]
+async fn head_is_served_wherever_get_is_without_a_body() {
+    let app = spawn_app().await;
+    let get = app.get("/healthz").await;
+    let head = app.request("HEAD", "/healthz").await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("content-length"), get.body.len().to_string());
+    assert_eq!(head.header("content-type"), "application/json");
+}
+
+#[tokio::test]
+async fn every_response_is_nosniff() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        ("GET", "/healthz"),
+        ("GET", "/nope"),
+        ("PUT", "/healthz"),
+        ("GET", "/readyz"),
+    ] {
+        let response = app.request(method, path).await;
+        assert_eq!(
+            response.header("x-content-type-options"),
+            "nosniff",
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_endpoint_is_a_500_problem_and_the_server_keeps_serving() {
+    let app = spawn_app_with(
+        |_| {},
+        |table, _| {
+            table.route(
+                "/boom",
+                Method::GET,
+                service_fn(|_req: backend::Request| async move {
+                    let fail = || -> Result<backend::Response, backend::error::AppError> {
+                        panic!("secret panic payload")
+                    };
+                    fail()
+                }),
+            )
+        },
+    )
+    .await;
+    let response = app
+        .request_with("GET", "/boom", &[("x-request-id", "panic-1")], None)
+        .await;
+    let body = response.assert_problem(500, "internal");
+    assert_eq!(body["request_id"], "panic-1");
+    assert_eq!(response.header("x-content-type-options"), "nosniff");
+    assert!(!String::from_utf8_lossy(&response.body).contains("secret panic payload"));
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_slow_request_gets_the_timeout_problem() {
+    let app = spawn_app_with(
+        |s| s.request_timeout = std::time::Duration::from_millis(200),
+        |table, _| {
+            table.route(
+                "/slow",
+                Method::GET,
+                service_fn(|_req: backend::Request| async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    Ok::<backend::Response, backend::error::AppError>(backend::Response::default())
+                }),
+            )
+        },
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let response = app.get("/slow").await;
+    response.assert_problem(504, "timeout");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn beyond_the_concurrency_limit_requests_are_shed_fast() {
+    let app = spawn_app_with(
+        |s| s.max_concurrent_requests = 2,
+        |table, _| {
+            table.route(
+                "/slow",
+                Method::GET,
+                service_fn(|_req: backend::Request| async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+                    Ok::<backend::Response, backend::error::AppError>(backend::Response::default())
+                }),
+            )
+        },
+    )
+    .await;
+    let slow = [app.get("/slow"), app.get("/slow")];
+    let shed = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        let response = app.get("/healthz").await;
+        (response, started.elapsed())
+    };
+    let (done, (response, elapsed)) = tokio::join!(futures_join(slow), shed);
+    for r in done {
+        assert_eq!(r.status, 200);
+    }
+    response.assert_problem(503, "service_unavailable");
+    assert_eq!(response.header("retry-after"), "1");
+    assert!(
+        elapsed < std::time::Duration::from_millis(300),
+        "{elapsed:?}"
+    );
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
+
+async fn futures_join<F: std::future::Future>(futures: [F; 2]) -> Vec<F::Output> {
+    let [a, b] = futures;
+    let (a, b) = tokio::join!(a, b);
+    vec![a, b]
+}
+
+#[tokio::test]
+async fn cors_is_closed_by_default_and_exact_when_configured() {
+    let app = spawn_app().await;
+    let response = app
+        .request_with(
+            "GET",
+            "/healthz",
+            &[("origin", "https://evil.example")],
+            None,
+        )
+        .await;
+    assert!(
+        response
+            .headers
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let app = spawn_app_with(
+        |s| s.cors_allow_origins = vec![http::HeaderValue::from_static("https://app.example")],
+        |t, _| t,
+    )
+    .await;
+    let allowed = app
+        .request_with(
+            "GET",
+            "/healthz",
+            &[("origin", "https://app.example")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        "https://app.example"
+    );
+    let preflight = app
+        .request_with(
+            "OPTIONS",
+            "/healthz",
+            &[
+                ("origin", "https://app.example"),
+                ("access-control-request-method", "GET"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        "https://app.example"
+    );
+    let other = app
+        .request_with(
+            "GET",
+            "/healthz",
+            &[("origin", "https://app.example.evil")],
+            None,
+        )
+        .await;
+    assert!(other.headers.get("access-control-allow-origin").is_none());
+}

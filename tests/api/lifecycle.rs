@@ -1,0 +1,103 @@
+//! Graceful shutdown: in-flight requests complete, readiness turns 503, new
+//! connections are refused, the server stops within the grace period; and the
+//! real binary does the same on SIGTERM, exiting 0.
+
+use std::time::{Duration, Instant};
+
+use http::Method;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::{ServiceExt, service_fn};
+
+use crate::common::binary::Process;
+use crate::common::{admin_url, fresh_database, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn an_in_flight_request_completes_during_graceful_shutdown() {
+    let app = spawn_app_with(
+        |_| {},
+        |table, _| {
+            table.route(
+                "/slow",
+                Method::GET,
+                service_fn(|_req: backend::Request| async move {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    backend::http::response::json(http::StatusCode::OK, &"done")
+                }),
+            )
+        },
+    )
+    .await;
+    let addr = app.addr;
+    let slow =
+        tokio::spawn(
+            async move { crate::common::client::send(addr, "GET", "/slow", &[], None).await },
+        );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let state = app.state.clone();
+    app.shutdown().await.unwrap();
+    let response = slow.await.unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json(), "done");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(state.is_shutting_down());
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn readiness_turns_503_once_shutdown_begins() {
+    let app = spawn_app().await;
+    let service = backend::app::<http_body_util::Empty<bytes::Bytes>>(&app.state);
+    app.state.begin_shutdown();
+    let request = http::Request::get("/readyz")
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_binary_finishes_an_in_flight_request_on_sigterm_and_exits_0() {
+    let db = fresh_database().await;
+    let url = database_url(&db);
+    let (mut process, addr) = Process::serve(&[("DATABASE_URL", &url), ("APP_ENV", "prod")]).await;
+
+    // A request in flight: headers sent, half of the body still to come.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    process.terminate();
+    process
+        .wait_for_line(|l| l.contains("shutdown started"), Duration::from_secs(5))
+        .await
+        .expect("the drain starts");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+    stream.write_all(b"67890").await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let status = process.wait(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "stdout: {:?}", process.seen);
+}
+
+/// The URL form of a test database config, for the binary's environment.
+pub fn database_url(db: &tokio_postgres::Config) -> String {
+    let admin = admin_url();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let name = db.get_dbname().unwrap();
+    format!("{base}/{name}")
+}

@@ -1,0 +1,18 @@
+//! Integration tests: the real service over real sockets against a real
+//! PostgreSQL, each test in a database of its own.
+//!
+//! One test binary (one link step); `make test` provisions the server, or set
+//! `TEST_DATABASE_URL` to an existing one.
+
+#![allow(unreachable_pub)]
+
+mod common;
+
+mod body_limit;
+mod errors;
+mod health;
+mod lifecycle;
+mod logging;
+mod protocol;
+mod request_id;
+mod settings;
