@@ -9,7 +9,8 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help install run dev lint format format-check typecheck test check pre-commit-install db-start db-stop
+.PHONY: help install run dev lint format format-check typecheck test check pre-commit-install db-start db-stop \
+	migrate-gen migrate-up migrate-down migrate-status
 
 help: ## list the recipes
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -35,6 +36,24 @@ db-start: ## start the private development PostgreSQL under .data/ and print its
 
 db-stop: ## stop the private development PostgreSQL
 	scripts/pg.sh stop .data/postgres
+
+migrate-gen: ## write a new, empty migration pair: make migrate-gen msg="add something"
+	@test -n "$(msg)" || { echo 'usage: make migrate-gen msg="add something"'; exit 2; }
+	@name=$$(printf '%s' "$(msg)" | tr '[:upper:]' '[:lower:]' | tr -cs 'a-z0-9' '_' | sed 's/^_*//; s/_*$$//'); \
+	test -n "$$name" || { echo "msg must contain letters or digits"; exit 2; }; \
+	base=sql/migrations/$$(date -u +%Y%m%d%H%M%S)_$$name; \
+	printf -- '-- %s\n' "$(msg)" > "$$base.up.sql"; \
+	printf -- '-- Reverts: %s\n' "$(msg)" > "$$base.down.sql"; \
+	echo "wrote $$base.up.sql and $$base.down.sql"
+
+migrate-up: ## apply every pending migration (private PostgreSQL if DATABASE_URL is unset)
+	scripts/with-dev-db.sh $(CARGO) run --locked -q -- migrate up
+
+migrate-down: ## revert the most recently applied migration
+	scripts/with-dev-db.sh $(CARGO) run --locked -q -- migrate down
+
+migrate-status: ## list migrations: applied, pending, drifted, unknown
+	scripts/with-dev-db.sh $(CARGO) run --locked -q -- migrate status
 
 lint: ## clippy on every target, warnings are errors
 	$(CARGO) clippy --locked --all-targets -- -D warnings

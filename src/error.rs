@@ -300,6 +300,11 @@ impl From<tokio_postgres::Error> for AppError {
             if *code == SqlState::QUERY_CANCELED {
                 return Self::Timeout;
             }
+            if *code == SqlState::UNDEFINED_TABLE {
+                // Migrations have not been applied (yet): not the client's
+                // fault, and it may pass.
+                return Self::unavailable("the database schema is not ready; retry shortly", error);
+            }
             if is_unavailable_state(code) {
                 return Self::unavailable("the database is unavailable; retry shortly", error);
             }

@@ -41,10 +41,12 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod middleware;
+pub mod openapi;
 pub mod router;
 pub mod server;
 pub mod telemetry;
 pub mod timestamp;
+pub mod users;
 
 use crate::middleware::{
     access_log::AccessLogLayer, body_limit::BodyLimitLayer, catch_panic::CatchPanicLayer,
@@ -96,12 +98,37 @@ impl AppState {
     }
 }
 
-/// The standard route table: probes and every feature module.
+/// The standard route table: probes, the API documents and every feature
+/// module.
 ///
-/// Adding a resource is one line here and a module like `health`.
+/// Adding a resource is a module like `users` and one line here.
 pub fn routes(state: &AppState) -> RouteTable {
     let table = RouteTable::new();
-    health::routes(table, state)
+    let table = health::routes(table, state);
+    let table = openapi::routes(table);
+    users::routes(table, state)
+}
+
+/// Gets the database ready before serving: applies pending migrations when
+/// `MIGRATE_ON_START` is set, and says what it did.
+pub async fn prepare(state: &AppState) -> Result<(), db::migrate::MigrateError> {
+    if !state.settings.migrate_on_start {
+        return Ok(());
+    }
+    let mut client = db::migrate::connect(&state.settings).await?;
+    let applied = db::migrate::up(&mut client, db::migrate::MIGRATIONS).await?;
+    for m in &applied {
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            duration_ms = m.duration_ms,
+            "migration applied"
+        );
+    }
+    if applied.is_empty() {
+        tracing::info!("database schema is up to date");
+    }
+    Ok(())
 }
 
 /// The whole service, for any request body type: [`routes`] behind every

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use backend::config::{Settings, port_from_env};
+use backend::db::migrate::{self, MIGRATIONS};
 use backend::{AppState, server, telemetry};
 
 const USAGE: &str = "\
@@ -13,6 +14,9 @@ backend — a REST API for users over PostgreSQL
 
 Usage:
   backend [serve]        serve the API (the default)
+  backend migrate up     apply every pending migration
+  backend migrate down   revert the most recently applied migration
+  backend migrate status list migrations: applied, pending, drifted, unknown
   backend healthcheck    exit 0 if the server on 127.0.0.1:$PORT answers /healthz
   backend --help         show this help
   backend --version      show the version
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
     match args.as_slice() {
         [] | ["serve"] => serve(),
         ["healthcheck"] => healthcheck(),
+        ["migrate", action @ ("up" | "down" | "status")] => migrate(action),
         ["-h" | "--help" | "help"] => {
             print!("{USAGE}");
             ExitCode::SUCCESS
@@ -81,6 +86,14 @@ fn serve() -> ExitCode {
 
 async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let state = AppState::new(settings)?;
+    if let Err(e) = backend::prepare(&state).await {
+        if !e.is_unreachable() {
+            return Err(format!("migrations failed: {e}").into());
+        }
+        // Serve anyway (readiness says the database is down) and keep trying.
+        tracing::warn!(error = %e, "database unreachable; migrations will be retried");
+        tokio::spawn(retry_migrations(state.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(state.settings.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", state.settings.bind))?;
@@ -93,6 +106,81 @@ async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>
     );
     server::serve(listener, state, server::shutdown_signal()).await?;
     Ok(())
+}
+
+/// Retries start-up migrations every two seconds until they apply or fail
+/// for a reason other than reachability.
+async fn retry_migrations(state: AppState) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        match backend::prepare(&state).await {
+            Ok(()) => return,
+            Err(e) if e.is_unreachable() => {
+                tracing::debug!(error = %e, "database still unreachable");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "migrations failed");
+                return;
+            }
+        }
+    }
+}
+
+/// `backend migrate up|down|status`: prints what it did, one line each.
+#[allow(clippy::print_stdout)] // the command's report is its output
+fn migrate(action: &str) -> ExitCode {
+    let settings = match load_settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let _log = telemetry::init(settings.log_format, &settings.log_filter);
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(async {
+        let mut client = migrate::connect(&settings).await?;
+        let mut lines = Vec::new();
+        match action {
+            "up" => {
+                let applied = migrate::up(&mut client, MIGRATIONS).await?;
+                if applied.is_empty() {
+                    lines.push("nothing to apply: the schema is up to date".to_owned());
+                }
+                for m in applied {
+                    lines.push(format!(
+                        "applied {}_{} ({} ms)",
+                        m.version, m.name, m.duration_ms
+                    ));
+                }
+            }
+            "down" => match migrate::down(&mut client, MIGRATIONS).await? {
+                Some(m) => lines.push(format!(
+                    "reverted {}_{} ({} ms)",
+                    m.version, m.name, m.duration_ms
+                )),
+                None => lines.push("nothing to revert: no migration is applied".to_owned()),
+            },
+            _ => {
+                for status in migrate::status(&mut client, MIGRATIONS).await? {
+                    lines.push(status.to_string());
+                }
+            }
+        }
+        Ok::<_, migrate::MigrateError>(lines)
+    });
+    match result {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("backend: migrate {action} failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// A dependency-free probe for container HEALTHCHECKs (images without curl).

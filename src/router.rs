@@ -18,10 +18,28 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 use crate::error::AppError;
-use crate::{BoxFuture, Request, Response};
+use crate::{AppState, BoxFuture, Request, Response};
 
 /// An endpoint: a `tower` Service from a request to a response or an error.
 pub type Endpoint = BoxCloneSyncService<Request, Response, AppError>;
+
+/// Makes an endpoint of an async function of the shared state and the
+/// request; the state is cloned (cheaply) into each call.
+pub fn endpoint<F, Fut>(
+    state: &AppState,
+    handler: F,
+) -> impl Service<Request, Response = Response, Error = AppError, Future = Fut>
++ Clone
++ Send
++ Sync
++ 'static
+where
+    F: Fn(AppState, Request) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response, AppError>> + Send + 'static,
+{
+    let state = state.clone();
+    tower::service_fn(move |req| handler(state.clone(), req))
+}
 
 /// The route template that matched, in response extensions, for the access log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
-//! The database: the connection pool and (with migrations) the schema.
+//! The database: the connection pool, TLS, and the schema's migrations.
 
+pub mod migrate;
 pub mod pool;
 pub mod tls;
 

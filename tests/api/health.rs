@@ -34,7 +34,7 @@ async fn readyz_is_ready_with_the_database_up() {
 async fn readyz_is_503_fast_when_the_database_is_unreachable() {
     // Nothing listens on port 1: connections are refused at once.
     let db = tokio_postgres::Config::from_str("postgres://app:pw@127.0.0.1:1/none").unwrap();
-    let app = spawn_app_on(db, |_| {}, |t, _| t).await;
+    let app = spawn_app_on(db, |s| s.migrate_on_start = false, |t, _| t).await;
     let started = Instant::now();
     let response = app.get("/readyz").await;
     assert_eq!(response.status, 503);
@@ -67,7 +67,7 @@ async fn readyz_answers_within_1_5_s_when_the_database_hangs() {
     });
     let db = tokio_postgres::Config::from_str(&format!("postgres://app:pw@127.0.0.1:{port}/none"))
         .unwrap();
-    let app = spawn_app_on(db, |_| {}, |t, _| t).await;
+    let app = spawn_app_on(db, |s| s.migrate_on_start = false, |t, _| t).await;
     let started = Instant::now();
     let response = app.get("/readyz").await;
     let elapsed = started.elapsed();

@@ -116,6 +116,29 @@ impl TestApp {
         .await
     }
 
+    /// Creates a user with `email` (and no name); panics unless 201.
+    pub async fn create_user(&self, email: &str) -> serde_json::Value {
+        let response = self
+            .send_json(
+                "POST",
+                "/api/v1/users",
+                &serde_json::json!({ "email": email }),
+            )
+            .await;
+        assert_eq!(response.status, 201, "{:?}", response.body);
+        response.json()
+    }
+
+    /// How many users the database holds.
+    pub async fn user_count(&self) -> i64 {
+        self.db_client()
+            .await
+            .query_one("SELECT count(*) FROM users", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
     /// A direct connection to the app's database, for assertions.
     pub async fn db_client(&self) -> tokio_postgres::Client {
         let (client, connection) = self
@@ -169,6 +192,11 @@ pub async fn spawn_app_on(
     settings.bind = "127.0.0.1:0".parse().unwrap();
     configure(&mut settings);
     let state = AppState::new(settings).expect("pool builds");
+    if state.settings.migrate_on_start {
+        backend::prepare(&state)
+            .await
+            .expect("the database is prepared");
+    }
     let table = extra_routes(backend::routes(&state), &state);
     let app = backend::app_with_routes(&state, table);
     let listener = tokio::net::TcpListener::bind(state.settings.bind)

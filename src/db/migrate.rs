@@ -1,0 +1,405 @@
+//! The migration runner: versioned SQL files embedded at build time, applied
+//! under an advisory lock, each in its own transaction with its
+//! `schema_migrations` row.
+//!
+//! Refuses to run when an applied migration's file has changed (drift) or
+//! when the database has a version this binary does not know (it was
+//! migrated by a newer binary): both mean the schema is not what the code
+//! expects, and guessing would be worse than stopping.
+
+use std::fmt::{self, Write as _};
+use std::time::Instant;
+
+use tokio_postgres::Client;
+
+use crate::timestamp::Timestamp;
+
+/// One migration: its version (a UTC timestamp, `YYYYMMDDHHMMSS`), its name,
+/// and its SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    /// The version, from the file name.
+    pub version: i64,
+    /// The name, from the file name.
+    pub name: &'static str,
+    /// The SQL that applies it.
+    pub up: &'static str,
+    /// The SQL that reverts it.
+    pub down: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+
+impl Migration {
+    /// SHA-256 of the `up` SQL, hex; recorded when applied, compared after.
+    pub fn checksum(&self) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, self.up.as_bytes());
+        digest
+            .as_ref()
+            .iter()
+            .fold(String::with_capacity(64), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            })
+    }
+}
+
+/// The advisory lock key held for a whole run ("backend migrations").
+const LOCK_KEY: i64 = 0x6261_636b_656e_6431;
+
+/// Why a run stopped.
+#[derive(Debug)]
+pub enum MigrateError {
+    /// The database failed or could not be reached.
+    Database(tokio_postgres::Error),
+    /// No connection within `DATABASE_CONNECT_TIMEOUT_MS`.
+    ConnectTimeout,
+    /// An applied migration's SQL differs from this binary's.
+    Drift {
+        /// The drifted version.
+        version: i64,
+        /// Its name.
+        name: String,
+    },
+    /// The database has a version this binary does not know.
+    UnknownVersion {
+        /// The unknown version.
+        version: i64,
+        /// Its recorded name.
+        name: String,
+    },
+}
+
+impl fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Database(e) => write!(f, "database error: {}", crate::error::error_chain(e)),
+            Self::ConnectTimeout => f.write_str("could not connect to the database in time"),
+            Self::Drift { version, name } => write!(
+                f,
+                "migration {version}_{name} was changed after it was applied (checksum mismatch); \
+                 restore its file and add a new migration instead"
+            ),
+            Self::UnknownVersion { version, name } => write!(
+                f,
+                "the database has migration {version}_{name}, which this binary does not know; \
+                 it was migrated by a newer version"
+            ),
+        }
+    }
+}
+
+impl MigrateError {
+    /// Whether the database could not be reached (worth retrying), as
+    /// opposed to a schema or SQL problem (not worth it).
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Self::Database(e) => match e.as_db_error() {
+                None => true,
+                Some(db) => matches!(&db.code().code()[..2], "08" | "53" | "57"),
+            },
+            Self::ConnectTimeout => true,
+            _ => false,
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for MigrateError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+/// What a run did to one migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The version.
+    pub version: i64,
+    /// The name.
+    pub name: &'static str,
+    /// How long its SQL took.
+    pub duration_ms: i64,
+}
+
+/// One line of `migrate status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The version.
+    pub version: i64,
+    /// The name.
+    pub name: String,
+    /// When it was applied, if it was.
+    pub applied_at: Option<Timestamp>,
+    /// Known to this binary.
+    pub known: bool,
+    /// Applied with SQL other than this binary's.
+    pub drifted: bool,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match (&self.applied_at, self.known, self.drifted) {
+            (_, false, _) => "UNKNOWN (applied by a newer binary)".to_owned(),
+            (Some(_), _, true) => "DRIFTED (file changed after it was applied)".to_owned(),
+            (Some(at), _, false) => format!("applied {at}"),
+            (None, _, _) => "pending".to_owned(),
+        };
+        write!(f, "{} {:<32} {state}", self.version, self.name)
+    }
+}
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     bigint      PRIMARY KEY,
+    name        text        NOT NULL,
+    checksum    text        NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    duration_ms bigint      NOT NULL
+)";
+
+struct Recorded {
+    version: i64,
+    name: String,
+    checksum: String,
+    applied_at: Timestamp,
+}
+
+/// Takes the lock, makes sure the bookkeeping table exists, and reads it.
+async fn begin(client: &Client) -> Result<Vec<Recorded>, MigrateError> {
+    // Migrations may legitimately run longer than request statements.
+    client.batch_execute("SET statement_timeout = 0").await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await?;
+    client.batch_execute(CREATE_TABLE).await?;
+    let rows = client
+        .query(
+            "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Recorded {
+            version: r.get(0),
+            name: r.get(1),
+            checksum: r.get(2),
+            applied_at: r.get(3),
+        })
+        .collect())
+}
+
+async fn end(client: &Client) -> Result<(), MigrateError> {
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await?;
+    Ok(())
+}
+
+/// Checks every applied migration against `migrations`: drift or an unknown
+/// version is an error.
+fn verify(recorded: &[Recorded], migrations: &[Migration]) -> Result<(), MigrateError> {
+    for r in recorded {
+        match migrations.iter().find(|m| m.version == r.version) {
+            None => {
+                return Err(MigrateError::UnknownVersion {
+                    version: r.version,
+                    name: r.name.clone(),
+                });
+            }
+            Some(m) if m.checksum() != r.checksum => {
+                return Err(MigrateError::Drift {
+                    version: r.version,
+                    name: r.name.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Applies every pending migration, in version order; returns what it did.
+pub async fn up(
+    client: &mut Client,
+    migrations: &[Migration],
+) -> Result<Vec<Applied>, MigrateError> {
+    let recorded = begin(client).await?;
+    let result = apply_pending(client, &recorded, migrations).await;
+    end(client).await?;
+    result
+}
+
+async fn apply_pending(
+    client: &mut Client,
+    recorded: &[Recorded],
+    migrations: &[Migration],
+) -> Result<Vec<Applied>, MigrateError> {
+    verify(recorded, migrations)?;
+    let mut applied = Vec::new();
+    for m in migrations {
+        if recorded.iter().any(|r| r.version == m.version) {
+            continue;
+        }
+        let started = Instant::now();
+        let tx = client.transaction().await?;
+        tx.batch_execute(m.up).await?;
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)",
+            &[&m.version, &m.name, &m.checksum(), &duration_ms],
+        )
+        .await?;
+        tx.commit().await?;
+        applied.push(Applied {
+            version: m.version,
+            name: m.name,
+            duration_ms,
+        });
+    }
+    Ok(applied)
+}
+
+/// Reverts the most recently applied migration; `None` if none is applied.
+pub async fn down(
+    client: &mut Client,
+    migrations: &[Migration],
+) -> Result<Option<Applied>, MigrateError> {
+    let recorded = begin(client).await?;
+    let result = revert_last(client, &recorded, migrations).await;
+    end(client).await?;
+    result
+}
+
+async fn revert_last(
+    client: &mut Client,
+    recorded: &[Recorded],
+    migrations: &[Migration],
+) -> Result<Option<Applied>, MigrateError> {
+    verify(recorded, migrations)?;
+    let Some(last) = recorded.last() else {
+        return Ok(None);
+    };
+    let Some(m) = migrations.iter().find(|m| m.version == last.version) else {
+        return Ok(None);
+    };
+    let started = Instant::now();
+    let tx = client.transaction().await?;
+    tx.batch_execute(m.down).await?;
+    tx.execute(
+        "DELETE FROM schema_migrations WHERE version = $1",
+        &[&m.version],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(Applied {
+        version: m.version,
+        name: m.name,
+        duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+    }))
+}
+
+/// Every known and every recorded migration, with its state.
+pub async fn status(
+    client: &mut Client,
+    migrations: &[Migration],
+) -> Result<Vec<Status>, MigrateError> {
+    let recorded = begin(client).await?;
+    end(client).await?;
+    let mut lines: Vec<Status> = migrations
+        .iter()
+        .map(|m| {
+            let r = recorded.iter().find(|r| r.version == m.version);
+            Status {
+                version: m.version,
+                name: m.name.to_owned(),
+                applied_at: r.map(|r| r.applied_at),
+                known: true,
+                drifted: r.is_some_and(|r| r.checksum != m.checksum()),
+            }
+        })
+        .collect();
+    for r in &recorded {
+        if !migrations.iter().any(|m| m.version == r.version) {
+            lines.push(Status {
+                version: r.version,
+                name: r.name.clone(),
+                applied_at: Some(r.applied_at),
+                known: false,
+                drifted: false,
+            });
+        }
+    }
+    lines.sort_by_key(|s| s.version);
+    Ok(lines)
+}
+
+/// A dedicated connection for a migration run, with the pool's connection
+/// settings; the advisory lock dies with it if the run is interrupted.
+pub async fn connect(settings: &crate::config::Settings) -> Result<Client, MigrateError> {
+    let mut config = settings.database.config.clone();
+    config.connect_timeout(settings.connect_timeout);
+    // The driver's connect timeout covers the TCP connect only; a server that
+    // accepts and then says nothing must not hang the run.
+    let connecting = config.connect(super::tls::connector());
+    let (client, connection) = tokio::time::timeout(settings.connect_timeout, connecting)
+        .await
+        .map_err(|_| MigrateError::ConnectTimeout)??;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "migration connection ended with an error");
+        }
+    });
+    Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_migrations_are_ordered_and_complete() {
+        assert!(!MIGRATIONS.is_empty());
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+        let first = MIGRATIONS[0];
+        assert_eq!(first.name, "create_users");
+        assert!(first.up.contains("CREATE TABLE users"));
+        assert!(first.down.contains("DROP TABLE users"));
+        assert_eq!(first.checksum().len(), 64);
+    }
+
+    fn recorded(version: i64, checksum: &str) -> Recorded {
+        Recorded {
+            version,
+            name: "x".into(),
+            checksum: checksum.into(),
+            applied_at: Timestamp::from_unix_micros(0),
+        }
+    }
+
+    #[test]
+    fn verify_detects_drift_and_unknown_versions() {
+        let m = MIGRATIONS[0];
+        assert!(verify(&[recorded(m.version, &m.checksum())], MIGRATIONS).is_ok());
+        assert!(matches!(
+            verify(&[recorded(m.version, "changed")], MIGRATIONS),
+            Err(MigrateError::Drift { .. })
+        ));
+        assert!(matches!(
+            verify(&[recorded(99_991_231_000_000, "x")], MIGRATIONS),
+            Err(MigrateError::UnknownVersion {
+                version: 99_991_231_000_000,
+                ..
+            })
+        ));
+        assert!(verify(&[], MIGRATIONS).is_ok());
+    }
+}

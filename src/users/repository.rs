@@ -1,0 +1,159 @@
+//! Hand-written SQL for users: one prepared (and cached) statement per query,
+//! bound parameters only, every query one round trip.
+//!
+//! Columns are always named, never `*`: a cached plan must not change shape
+//! when a migration adds a column.
+
+use deadpool_postgres::Client;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::model::{Email, FullName, User};
+
+macro_rules! user_columns {
+    () => {
+        "id, email, full_name, is_active, created_at, updated_at"
+    };
+}
+
+const SELECT_ONE: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+
+const SELECT_PAGE: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+);
+
+const SELECT_PAGE_BY_ACTIVE: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE is_active = $2 AND id > $1 ORDER BY id LIMIT $3"
+);
+
+const INSERT: &str = concat!(
+    "INSERT INTO users (id, email, email_key, full_name, is_active) VALUES ($1, $2, $3, $4, $5) RETURNING ",
+    user_columns!()
+);
+
+/// `$4` says whether to set `full_name` (to `$5`, possibly null); the other
+/// members keep their value when their parameter is null. `updated_at`
+/// always moves forward, even within one clock tick.
+const UPDATE: &str = concat!(
+    "UPDATE users SET email = COALESCE($2, email), email_key = COALESCE($3, email_key), \
+     full_name = CASE WHEN $4 THEN $5 ELSE full_name END, is_active = COALESCE($6, is_active), \
+     updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond') \
+     WHERE id = $1 RETURNING ",
+    user_columns!()
+);
+
+const DELETE: &str = "DELETE FROM users WHERE id = $1";
+
+fn user(row: &Row) -> Result<User, tokio_postgres::Error> {
+    Ok(User {
+        id: row.try_get(0)?,
+        email: row.try_get(1)?,
+        full_name: row.try_get(2)?,
+        is_active: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+        updated_at: row.try_get(5)?,
+    })
+}
+
+/// The user with `id`, if any.
+pub async fn find(db: &Client, id: Uuid) -> Result<Option<User>, tokio_postgres::Error> {
+    let statement = db.prepare_cached(SELECT_ONE).await?;
+    db.query_opt(&statement, &[&id])
+        .await?
+        .as_ref()
+        .map(user)
+        .transpose()
+}
+
+/// Up to `limit` users with ids after `after`, in id order, optionally only
+/// those with `is_active = active`.
+pub async fn page(
+    db: &Client,
+    after: Uuid,
+    active: Option<bool>,
+    limit: i64,
+) -> Result<Vec<User>, tokio_postgres::Error> {
+    let rows = match active {
+        None => {
+            let statement = db.prepare_cached(SELECT_PAGE).await?;
+            db.query(&statement, &[&after, &limit]).await?
+        }
+        Some(active) => {
+            let statement = db.prepare_cached(SELECT_PAGE_BY_ACTIVE).await?;
+            db.query(&statement, &[&after, &active, &limit]).await?
+        }
+    };
+    rows.iter().map(user).collect()
+}
+
+/// Inserts a user; a taken email fails with a unique violation.
+pub async fn insert(
+    db: &Client,
+    id: Uuid,
+    email: &Email,
+    full_name: Option<&FullName>,
+    is_active: bool,
+) -> Result<User, tokio_postgres::Error> {
+    let statement = db.prepare_cached(INSERT).await?;
+    let row = db
+        .query_one(
+            &statement,
+            &[
+                &id,
+                &email.as_str(),
+                &email.key(),
+                &full_name.map(FullName::as_str),
+                &is_active,
+            ],
+        )
+        .await?;
+    user(&row)
+}
+
+/// The changes of an update; `None` members are left as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes<'a> {
+    /// A new email.
+    pub email: Option<&'a Email>,
+    /// A new full name (`Some(None)` clears it).
+    pub full_name: Option<Option<&'a FullName>>,
+    /// A new active flag.
+    pub is_active: Option<bool>,
+}
+
+/// Applies `changes` to the user with `id`; `None` if there is no such user.
+pub async fn update(
+    db: &Client,
+    id: Uuid,
+    changes: &Changes<'_>,
+) -> Result<Option<User>, tokio_postgres::Error> {
+    let statement = db.prepare_cached(UPDATE).await?;
+    let email = changes.email.map(Email::as_str);
+    let email_key = changes.email.map(Email::key);
+    let set_full_name = changes.full_name.is_some();
+    let full_name = changes.full_name.flatten().map(FullName::as_str);
+    let row = db
+        .query_opt(
+            &statement,
+            &[
+                &id,
+                &email,
+                &email_key,
+                &set_full_name,
+                &full_name,
+                &changes.is_active,
+            ],
+        )
+        .await?;
+    row.as_ref().map(user).transpose()
+}
+
+/// Deletes the user with `id`; `false` if there was none.
+pub async fn delete(db: &Client, id: Uuid) -> Result<bool, tokio_postgres::Error> {
+    let statement = db.prepare_cached(DELETE).await?;
+    Ok(db.execute(&statement, &[&id]).await? == 1)
+}

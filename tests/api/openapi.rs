@@ -1,0 +1,53 @@
+//! The OpenAPI document: served, version 3.1, and in step with the router —
+//! every route and method is in both, or this fails.
+
+use std::collections::BTreeSet;
+
+use crate::common::spawn_app;
+
+#[tokio::test]
+async fn the_document_is_served_and_matches_the_router() {
+    let app = spawn_app().await;
+    let response = app.get("/api/v1/openapi.json").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), "application/json");
+    let doc = response.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let routed: BTreeSet<(String, String)> = backend::routes(&app.state)
+        .operations()
+        .into_iter()
+        .map(|(method, path)| (method.to_string(), path.to_owned()))
+        .collect();
+    assert_eq!(documented, routed);
+    for op in [
+        "createUser",
+        "listUsers",
+        "getUser",
+        "updateUser",
+        "deleteUser",
+        "healthz",
+        "readyz",
+    ] {
+        assert!(
+            response.body.windows(op.len()).any(|w| w == op.as_bytes()),
+            "{op}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn docs_render_the_document_for_people() {
+    let app = spawn_app().await;
+    let response = app.get("/docs").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), "text/html; charset=utf-8");
+    let html = String::from_utf8_lossy(&response.body);
+    assert!(html.contains("swagger-ui") && html.contains("/api/v1/openapi.json"));
+}
