@@ -10,7 +10,7 @@ SHELL := bash
 CARGO ?= cargo
 
 .PHONY: help install run dev lint format format-check typecheck test check pre-commit-install db-start db-stop \
-	migrate-gen migrate-up migrate-down migrate-status
+	migrate-gen migrate-up migrate-down migrate-status contract
 
 help: ## list the recipes
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -69,6 +69,9 @@ typecheck: ## type-check every target (the Rust counterpart of `ty`)
 
 test: ## run every test against a throwaway PostgreSQL (or TEST_DATABASE_URL)
 	scripts/with-test-db.sh $(CARGO) test --locked --no-fail-fast
+
+contract: ## property-based contract test (Schemathesis, all checks) against the served OpenAPI document
+	scripts/contract.sh
 
 check: format-check lint typecheck test ## what CI runs: format check, lint, typecheck, tests
 

@@ -392,6 +392,35 @@ pub fn document() -> Value {
     })
 }
 
+/// Unicode White_Space, what trimming removes (Rust's `char::is_whitespace`),
+/// as a regular-expression class body.
+const WHITE_SPACE: &str =
+    "\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
+/// Control characters (general category Cc, Rust's `char::is_control`).
+const CONTROL: &str = "\\x00-\\x1f\\x7f-\\x9f";
+
+/// Exactly the emails the server accepts: optional surrounding white space,
+/// then 3 to 254 characters with no white space or control characters,
+/// exactly one `@`, 1 to 64 characters before it and at least one after.
+fn email_pattern() -> String {
+    let ws = WHITE_SPACE;
+    let core =
+        format!("[^@{CONTROL} \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]");
+    let any =
+        format!("[^{CONTROL} \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]");
+    format!("^[{ws}]*(?={any}{{3,254}}[{ws}]*$){core}{{1,64}}@{core}+[{ws}]*$")
+}
+
+/// Exactly the full names the server accepts: optional surrounding white
+/// space around at most 255 characters with no control characters.
+fn full_name_pattern() -> String {
+    let ws = WHITE_SPACE;
+    let visible = format!("[^{CONTROL}{ws}]");
+    let inner = format!("[^{CONTROL}]");
+    format!("^[{ws}]*(?:{visible}(?:{inner}{{0,253}}{visible})?)?[{ws}]*$")
+}
+
 fn schemas() -> Value {
     let email_rules = "Trimmed (Unicode White_Space) first; then 3 to 254 characters, exactly one @ with 1 to 64 characters before it and a non-empty domain, no whitespace or control characters. Unique case-insensitively (Unicode lower-casing). Stored and returned as given, after trimming.";
     let name_rules = "Trimmed first; then at most 255 characters, no control characters; blank is stored as null.";
@@ -414,8 +443,8 @@ fn schemas() -> Value {
             "required": ["email"],
             "additionalProperties": false,
             "properties": {
-                "email": {"type": "string", "minLength": 3, "pattern": "^[^@]*@[^@]*$", "description": email_rules},
-                "full_name": {"type": ["string", "null"], "description": name_rules, "default": null},
+                "email": {"type": "string", "pattern": email_pattern(), "description": email_rules},
+                "full_name": {"type": ["string", "null"], "pattern": full_name_pattern(), "description": name_rules, "default": null},
                 "is_active": {"type": "boolean", "default": true}
             }
         },
@@ -424,8 +453,8 @@ fn schemas() -> Value {
             "additionalProperties": false,
             "description": "Any subset of the members; {} is a no-op that returns the user unchanged. Any other body updates updated_at, even with unchanged values. email and is_active may not be null; full_name null clears it.",
             "properties": {
-                "email": {"type": "string", "minLength": 3, "pattern": "^[^@]*@[^@]*$", "description": email_rules},
-                "full_name": {"type": ["string", "null"], "description": name_rules},
+                "email": {"type": "string", "pattern": email_pattern(), "description": email_rules},
+                "full_name": {"type": ["string", "null"], "pattern": full_name_pattern(), "description": name_rules},
                 "is_active": {"type": "boolean"}
             }
         },
