@@ -28,11 +28,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ::http::{HeaderName, HeaderValue, Method};
+use ::http::{HeaderName, HeaderValue};
 use bytes::Bytes;
 use http_body_util::Full;
 use tower::ServiceBuilder;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub mod config;
@@ -50,8 +49,8 @@ pub mod users;
 
 use crate::middleware::{
     access_log::AccessLogLayer, body_limit::BodyLimitLayer, catch_panic::CatchPanicLayer,
-    head::HeadLayer, load_shed::LoadShedLayer, problem::ProblemLayer, request_id::RequestIdLayer,
-    timeout::TimeoutLayer,
+    cors::CorsLayer, head::HeadLayer, load_shed::LoadShedLayer, problem::ProblemLayer,
+    request_id::RequestIdLayer, timeout::TimeoutLayer,
 };
 use crate::router::{RouteTable, Router};
 
@@ -179,34 +178,10 @@ where
         .layer(RequestIdLayer)
         .layer(ProblemLayer)
         .layer(AccessLogLayer)
-        .layer(cors(&settings.cors_allow_origins))
+        .layer(CorsLayer::new(&settings.cors_allow_origins))
         .layer(CatchPanicLayer)
         .layer(TimeoutLayer::new(settings.request_timeout))
         .layer(LoadShedLayer::new(settings.max_concurrent_requests))
         .layer(BodyLimitLayer::new(settings.body_limit))
         .service(Router::new(table))
-}
-
-/// CORS for exactly the configured origins; with none, no origin is allowed.
-fn cors(origins: &[HeaderValue]) -> CorsLayer {
-    use ::http::header;
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers([
-            HeaderName::from_static("x-request-id"),
-            header::LOCATION,
-            header::RETRY_AFTER,
-        ])
-        .max_age(std::time::Duration::from_secs(600))
 }

@@ -158,21 +158,23 @@ async fn futures_join<F: std::future::Future>(futures: [F; 2]) -> Vec<F::Output>
 
 #[tokio::test]
 async fn cors_is_closed_by_default_and_exact_when_configured() {
+    let evil = [("origin", "https://evil.example")];
+    let evil_preflight = [
+        ("origin", "https://evil.example"),
+        ("access-control-request-method", "GET"),
+    ];
     let app = spawn_app().await;
+    let response = app.request_with("GET", "/healthz", &evil, None).await;
+    assert!(!response.headers.contains_key("access-control-allow-origin"));
+    // Closed CORS leaves OPTIONS to the router: 405 on a route, 404 elsewhere.
     let response = app
-        .request_with(
-            "GET",
-            "/healthz",
-            &[("origin", "https://evil.example")],
-            None,
-        )
+        .request_with("OPTIONS", "/api/v1/users", &evil_preflight, None)
         .await;
-    assert!(
-        response
-            .headers
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    response.assert_problem(405, "method_not_allowed");
+    assert_eq!(response.header("allow"), "POST, GET, HEAD");
+    app.request_with("OPTIONS", "/nowhere", &evil_preflight, None)
+        .await
+        .assert_problem(404, "not_found");
 
     let app = spawn_app_with(
         |s| s.cors_allow_origins = vec![http::HeaderValue::from_static("https://app.example")],
@@ -191,21 +193,42 @@ async fn cors_is_closed_by_default_and_exact_when_configured() {
         allowed.header("access-control-allow-origin"),
         "https://app.example"
     );
+    assert!(
+        allowed
+            .header("access-control-expose-headers")
+            .contains("x-request-id")
+    );
+    assert_eq!(allowed.header("vary"), "origin");
     let preflight = app
         .request_with(
             "OPTIONS",
-            "/healthz",
+            "/api/v1/users",
             &[
                 ("origin", "https://app.example"),
-                ("access-control-request-method", "GET"),
+                ("access-control-request-method", "POST"),
             ],
             None,
         )
         .await;
+    assert_eq!(preflight.status, 204);
     assert_eq!(
         preflight.header("access-control-allow-origin"),
         "https://app.example"
     );
+    assert!(
+        preflight
+            .header("access-control-allow-methods")
+            .contains("PATCH")
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-headers")
+            .contains("content-type")
+    );
+    let foreign = app
+        .request_with("OPTIONS", "/api/v1/users", &evil_preflight, None)
+        .await;
+    foreign.assert_problem(405, "method_not_allowed");
     let other = app
         .request_with(
             "GET",
@@ -214,5 +237,6 @@ async fn cors_is_closed_by_default_and_exact_when_configured() {
             None,
         )
         .await;
-    assert!(other.headers.get("access-control-allow-origin").is_none());
+    assert!(!other.headers.contains_key("access-control-allow-origin"));
+    assert_eq!(other.header("vary"), "origin");
 }

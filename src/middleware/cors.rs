@@ -1,0 +1,116 @@
+//! CORS for an exact list of origins, closed when the list is empty.
+//!
+//! Our own rather than tower-http's: that layer answers *every* `OPTIONS`
+//! request as a preflight, on any path, even with no origin allowed, where
+//! API.md wants a 404 or a 405 + `Allow`. Here, only a real preflight
+//! (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) from an
+//! allowed origin is answered by the layer; everything else goes on to the
+//! router untouched.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use tower::{Layer, Service};
+
+use crate::{BoxFuture, Response};
+
+static ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, PATCH, DELETE");
+static ALLOW_HEADERS: HeaderValue = HeaderValue::from_static("content-type, x-request-id");
+static EXPOSE_HEADERS: HeaderValue =
+    HeaderValue::from_static("x-request-id, location, retry-after");
+static MAX_AGE: HeaderValue = HeaderValue::from_static("600");
+static VARY: HeaderValue = HeaderValue::from_static("origin");
+
+/// Applies [`CorsService`] for `origins` (exact `scheme://host[:port]`).
+#[derive(Debug, Clone)]
+pub struct CorsLayer {
+    origins: Arc<[HeaderValue]>,
+}
+
+impl CorsLayer {
+    /// A layer allowing exactly `origins`; none means CORS is closed.
+    pub fn new(origins: &[HeaderValue]) -> Self {
+        Self {
+            origins: origins.into(),
+        }
+    }
+}
+
+impl<S> Layer<S> for CorsLayer {
+    type Service = CorsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CorsService {
+            inner,
+            origins: Arc::clone(&self.origins),
+        }
+    }
+}
+
+/// Answers allowed preflights and marks allowed responses.
+#[derive(Debug, Clone)]
+pub struct CorsService<S> {
+    inner: S,
+    origins: Arc<[HeaderValue]>,
+}
+
+impl<S, B> Service<Request<B>> for CorsService<S>
+where
+    S: Service<Request<B>, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        if self.origins.is_empty() {
+            return Box::pin(self.inner.call(req));
+        }
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .filter(|o| self.origins.contains(o))
+            .cloned();
+        let Some(origin) = origin else {
+            let future = self.inner.call(req);
+            return Box::pin(async move {
+                let mut response = future.await?;
+                response.headers_mut().append(header::VARY, VARY.clone());
+                Ok(response)
+            });
+        };
+        let preflight = req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if preflight {
+            let mut response = crate::http::response::empty(StatusCode::NO_CONTENT);
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS.clone());
+            headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS.clone());
+            headers.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE.clone());
+            headers.append(header::VARY, VARY.clone());
+            return Box::pin(std::future::ready(Ok(response)));
+        }
+        let future = self.inner.call(req);
+        Box::pin(async move {
+            let mut response = future.await?;
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                EXPOSE_HEADERS.clone(),
+            );
+            headers.append(header::VARY, VARY.clone());
+            Ok(response)
+        })
+    }
+}
