@@ -18,6 +18,7 @@ Usage:
   backend migrate down   revert the most recently applied migration
   backend migrate status list migrations: applied, pending, drifted, unknown
   backend healthcheck    exit 0 if the server on 127.0.0.1:$PORT answers /healthz
+  backend openapi        print the OpenAPI document (JSON) and exit
   backend --help         show this help
   backend --version      show the version
 
@@ -31,6 +32,10 @@ fn main() -> ExitCode {
     match args.as_slice() {
         [] | ["serve"] => serve(),
         ["healthcheck"] => healthcheck(),
+        ["openapi"] => {
+            println!("{:#}", backend::openapi::document());
+            ExitCode::SUCCESS
+        }
         ["migrate", action @ ("up" | "down" | "status")] => migrate(action),
         ["-h" | "--help" | "help"] => {
             print!("{USAGE}");

@@ -59,6 +59,10 @@ async fn help_and_version() {
         String::from_utf8_lossy(&version.stdout).trim(),
         format!("backend {}", env!("CARGO_PKG_VERSION"))
     );
+    let openapi = command(&["openapi"], &[]).output().await.unwrap();
+    assert!(openapi.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&openapi.stdout).unwrap();
+    assert_eq!(doc, backend::openapi::document());
     let unknown = command(&["frobnicate"], &[]).output().await.unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }
