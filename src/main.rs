@@ -33,7 +33,8 @@ fn main() -> ExitCode {
         [] | ["serve"] => serve(),
         ["healthcheck"] => healthcheck(),
         ["openapi"] => {
-            println!("{:#}", backend::openapi::document());
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{:#}", backend::openapi::document());
             ExitCode::SUCCESS
         }
         ["migrate", action @ ("up" | "down" | "status")] => migrate(action),
