@@ -76,6 +76,10 @@ pub enum AppError {
     Conflict(Cow<'static, str>),
     /// 504: the request ran past `REQUEST_TIMEOUT_MS` or the statement timeout.
     Timeout,
+    /// 408: the client did not send the whole body within `REQUEST_TIMEOUT_MS`
+    /// (a stalled upload or a `content-length` larger than the body): the
+    /// client's fault, so a 4xx, with the same `timeout` code.
+    BodyTimeout,
     /// 503: a dependency is unreachable or the service is overloaded.
     Unavailable(Unavailable),
     /// 500: anything else; the source is logged, never shown.
@@ -104,6 +108,7 @@ impl AppError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,7 +124,7 @@ impl AppError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
-            Self::Timeout => "timeout",
+            Self::Timeout | Self::BodyTimeout => "timeout",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -139,6 +144,7 @@ impl AppError {
             Self::NotFound => "the requested resource was not found".into(),
             Self::MethodNotAllowed(_) => "method not allowed on this resource".into(),
             Self::Timeout => "the request took too long and was abandoned".into(),
+            Self::BodyTimeout => "the request body was not received in time".into(),
             Self::Unavailable(u) => u.reason.into(),
             Self::Internal(_) => "an internal error occurred".into(),
         }
@@ -379,6 +385,7 @@ mod tests {
             ),
             (AppError::Conflict("taken".into()), 409, "conflict"),
             (AppError::Timeout, 504, "timeout"),
+            (AppError::BodyTimeout, 408, "timeout"),
             (AppError::overloaded(), 503, "service_unavailable"),
             (AppError::internal("boom"), 500, "internal"),
         ];

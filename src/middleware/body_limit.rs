@@ -3,7 +3,9 @@
 //!
 //! A declared `content-length` over the limit is refused without reading a
 //! byte; a chunked body is refused as soon as it crosses the limit. Endpoints
-//! then see a plain [`Bytes`] body, already bounded.
+//! then see a plain [`Bytes`] body, already bounded. A body not complete by
+//! the request's deadline is a 408: the client stalled, or declared more
+//! bytes than it sent.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -14,6 +16,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::{Layer, Service};
 
+use super::timeout::RequestDeadline;
 use crate::error::{AppError, BoxError};
 use crate::{BoxFuture, Response};
 
@@ -75,6 +78,7 @@ where
                 AppError::PayloadTooLarge(limit).into_response()
             )));
         }
+        let deadline = req.extensions().get::<RequestDeadline>().map(|d| d.0);
         let (parts, body) = req.into_parts();
         if body.is_end_stream() {
             return Box::pin(self.inner.call(Request::from_parts(parts, Bytes::new())));
@@ -84,7 +88,15 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let bytes = match Limited::new(body, limit).collect().await {
+            let collect = Limited::new(body, limit).collect();
+            let collected = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, collect).await {
+                    Ok(result) => result,
+                    Err(_) => return Ok(AppError::BodyTimeout.into_response()),
+                },
+                None => collect.await,
+            };
+            let bytes = match collected {
                 Ok(collected) => collected.to_bytes(),
                 Err(e) if e.is::<LengthLimitError>() => {
                     return Ok(AppError::PayloadTooLarge(limit).into_response());

@@ -2,7 +2,9 @@
 //! (reading its body included) gets a `timeout` problem.
 //!
 //! tower-http's timeout answers with an empty body; this one answers with the
-//! problem of API.md.
+//! problem of API.md. The deadline is also put in the request's extensions
+//! ([`RequestDeadline`]) so the body reader can tell a client that never
+//! finished its upload (408) from a slow server (504).
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -13,6 +15,10 @@ use tower::{Layer, Service};
 
 use crate::error::AppError;
 use crate::{BoxFuture, Response};
+
+/// When the request must be answered by; in request extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestDeadline(pub tokio::time::Instant);
 
 /// Applies [`TimeoutService`] with a deadline.
 #[derive(Debug, Clone, Copy)]
@@ -58,8 +64,12 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let future = tokio::time::timeout(self.timeout, self.inner.call(req));
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        req.extensions_mut().insert(RequestDeadline(deadline));
+        // Timeout polls the inner future first: an inner answer due at the
+        // same instant (the body reader's 408) wins over this 504.
+        let future = tokio::time::timeout_at(deadline, self.inner.call(req));
         Box::pin(async move {
             match future.await {
                 Ok(result) => result,

@@ -9,6 +9,7 @@
 mod common;
 
 mod body_limit;
+mod chaos;
 mod errors;
 mod health;
 mod lifecycle;

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod client;
+pub mod pg;
 
 use std::net::SocketAddr;
 use std::str::FromStr;

@@ -1,0 +1,365 @@
+//! Database faults: outages, restarts, an exhausted pool, cancelled
+//! statements and connections dropped mid-write. Each request gets a correct
+//! answer or a fast, honest 503/504; nothing acknowledged is lost; the
+//! service recovers by itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::client::send;
+use crate::common::pg::PrivateServer;
+use crate::common::{TestApp, TestResponse, spawn_app_on, spawn_app_with};
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+/// One observed request: when it started, how long it took, what it got.
+struct Observation {
+    started: Instant,
+    took: Duration,
+    status: u16,
+    code: Option<String>,
+    retry_after: bool,
+}
+
+fn observe(started: Instant, response: &TestResponse) -> Observation {
+    let code = serde_json::from_slice::<serde_json::Value>(&response.body)
+        .ok()
+        .and_then(|b| b["code"].as_str().map(str::to_owned));
+    Observation {
+        started,
+        took: started.elapsed(),
+        status: response.status.as_u16(),
+        code,
+        retry_after: response.headers.contains_key("retry-after"),
+    }
+}
+
+async fn app_on_private_server(server: &PrivateServer) -> TestApp {
+    server
+        .client()
+        .await
+        .batch_execute("CREATE DATABASE app")
+        .await
+        .unwrap();
+    spawn_app_on(
+        server.database("app"),
+        |s| {
+            s.pool_size = 4;
+            s.pool_timeout = MS(500);
+            s.connect_timeout = MS(1000);
+        },
+        |t, _| t,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_outage_under_load_gets_fast_503s_and_recovers_by_itself() {
+    let server = PrivateServer::start();
+    let app = app_on_private_server(&server).await;
+    let user = app.create_user("steady@example.com").await;
+    let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+
+    let running = Arc::new(AtomicBool::new(true));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (running, path, addr) = (Arc::clone(&running), path.clone(), app.addr);
+        workers.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while running.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let response = send(addr, "GET", &path, &[], None).await;
+                seen.push(observe(started, &response));
+                tokio::time::sleep(MS(10)).await;
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(MS(500)).await;
+    server.stop();
+    tokio::time::sleep(MS(300)).await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, 503, "readiness follows the database");
+    assert_eq!(ready.json()["checks"]["database"], "unreachable");
+    assert_eq!(app.get("/healthz").await.status, 200, "liveness does not");
+    tokio::time::sleep(MS(1200)).await;
+    server.restart();
+    let restarted = Instant::now();
+    tokio::time::sleep(MS(3000)).await;
+    running.store(false, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap());
+    }
+
+    let outage: Vec<_> = all.iter().filter(|o| o.status != 200).collect();
+    assert!(
+        outage.len() > 10,
+        "the outage was observed ({} failures)",
+        outage.len()
+    );
+    for o in &all {
+        if o.status != 200 {
+            assert_eq!(o.status, 503, "never a 500: {:?}", o.code);
+            assert_eq!(o.code.as_deref(), Some("service_unavailable"));
+            assert!(o.retry_after, "503s say when to retry");
+        }
+        assert!(o.took < MS(500 + 1000), "no request hangs: {:?}", o.took);
+    }
+    let recovered: Vec<_> = all
+        .iter()
+        .filter(|o| o.started > restarted + MS(1500))
+        .collect();
+    assert!(!recovered.is_empty());
+    assert!(
+        recovered.iter().all(|o| o.status == 200),
+        "recovered within 1.5 s of the restart"
+    );
+    assert_eq!(app.get("/readyz").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_first_requests_after_a_restart_succeed() {
+    let server = PrivateServer::start();
+    let app = app_on_private_server(&server).await;
+    let user = app.create_user("restart@example.com").await;
+    let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+    // Fill the pool with idle connections: concurrent requests each need one.
+    let warm: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, path) = (app.addr, path.clone());
+            tokio::spawn(async move { send(addr, "GET", &path, &[], None).await })
+        })
+        .collect();
+    for response in warm {
+        assert_eq!(response.await.unwrap().status, 200);
+    }
+    assert!(app.state.pool.status().size >= 2);
+    server.stop();
+    server.restart();
+    for i in 0..8 {
+        let response = app.get(&path).await;
+        assert_eq!(
+            response.status, 200,
+            "request {i} after the restart: {:?}",
+            response.body
+        );
+    }
+    let created = app
+        .send_json(
+            "POST",
+            "/api/v1/users",
+            &json!({"email": "after@example.com"}),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+}
+
+/// Holds `LOCK TABLE users` in an open transaction until dropped (rolled back).
+async fn lock_users(app: &TestApp, mode: &str) -> tokio_postgres::Client {
+    let client = app.db_client().await;
+    client
+        .batch_execute(&format!("BEGIN; LOCK TABLE users IN {mode} MODE"))
+        .await
+        .unwrap();
+    client
+}
+
+async fn waiting_backends(app: &TestApp) -> i64 {
+    app.db_client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backend' AND datname = current_database() AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn wait_for_waiting(app: &TestApp, n: i64) {
+    for _ in 0..200 {
+        if waiting_backends(app).await >= n {
+            return;
+        }
+        tokio::time::sleep(MS(10)).await;
+    }
+    panic!("{n} requests never reached the database");
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_answers_503_after_the_wait_timeout() {
+    let app = spawn_app_with(
+        |s| {
+            s.pool_size = 2;
+            s.pool_timeout = MS(300);
+        },
+        |t, _| t,
+    )
+    .await;
+    let lock = lock_users(&app, "ACCESS EXCLUSIVE").await;
+    let blocked: Vec<_> = (0..2)
+        .map(|_| {
+            let addr = app.addr;
+            tokio::spawn(async move { send(addr, "GET", "/api/v1/users", &[], None).await })
+        })
+        .collect();
+    wait_for_waiting(&app, 2).await;
+    let started = Instant::now();
+    let shed = app.get("/api/v1/users").await;
+    let took = started.elapsed();
+    shed.assert_problem(503, "service_unavailable");
+    assert_eq!(shed.header("retry-after"), "1");
+    assert!(
+        took >= MS(250) && took < MS(1000),
+        "answered after the wait timeout: {took:?}"
+    );
+    let started = Instant::now();
+    assert_eq!(app.get("/healthz").await.status, 200);
+    assert!(started.elapsed() < MS(200), "liveness stays responsive");
+    lock.batch_execute("ROLLBACK").await.unwrap();
+    for request in blocked {
+        assert_eq!(
+            request.await.unwrap().status,
+            200,
+            "the waiters complete once the lock is gone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_statement_past_the_statement_timeout_is_cancelled_and_answered_504() {
+    let app = spawn_app_with(|s| s.statement_timeout = MS(300), |t, _| t).await;
+    let lock = lock_users(&app, "ACCESS EXCLUSIVE").await;
+    let started = Instant::now();
+    let response = app.get("/api/v1/users").await;
+    let took = started.elapsed();
+    response.assert_problem(504, "timeout");
+    assert!(took >= MS(250) && took < MS(2000), "{took:?}");
+    let active: i64 = lock
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backend' \
+             AND datname = current_database() AND state = 'active'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(active, 0, "the database cancelled the statement itself");
+    lock.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        app.get("/api/v1/users").await.status,
+        200,
+        "the connection is usable again"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_dropped_mid_write_writes_nothing_and_says_so() {
+    let app = spawn_app_with(|_| {}, |t, _| t).await;
+    let lock = lock_users(&app, "SHARE ROW EXCLUSIVE").await;
+    let addr = app.addr;
+    let body = serde_json::to_vec(&json!({"email": "dropped@example.com"})).unwrap();
+    let write = tokio::spawn(async move {
+        send(
+            addr,
+            "POST",
+            "/api/v1/users",
+            &[("content-type", "application/json")],
+            Some(&body),
+        )
+        .await
+    });
+    wait_for_waiting(&app, 1).await;
+    let killed: i64 = lock
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'backend' AND datname = current_database() \
+             AND wait_event_type = 'Lock') t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1);
+    lock.batch_execute("ROLLBACK").await.unwrap();
+    let response = write.await.unwrap();
+    response.assert_problem(503, "service_unavailable");
+    assert_eq!(app.user_count().await, 0, "a 503 wrote nothing");
+    let retried = app
+        .send_json(
+            "POST",
+            "/api/v1/users",
+            &json!({"email": "dropped@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        retried.status, 201,
+        "the retry succeeds on a fresh connection"
+    );
+}
+
+#[tokio::test]
+async fn under_repeated_connection_kills_every_201_is_a_stored_row() {
+    let app = spawn_app_with(|_| {}, |t, _| t).await;
+    let admin = app.db_client().await;
+    let running = Arc::new(AtomicBool::new(true));
+    let killer = {
+        let running = Arc::clone(&running);
+        tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                let _ = admin
+                    .batch_execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE application_name = 'backend' AND datname = current_database() \
+                         AND pid <> pg_backend_pid()",
+                    )
+                    .await;
+                tokio::time::sleep(MS(15)).await;
+            }
+        })
+    };
+    let writes: Vec<_> = (0..60)
+        .map(|i| {
+            let addr = app.addr;
+            tokio::spawn(async move {
+                tokio::time::sleep(MS(i * 5)).await;
+                let email = format!("kill{i}@example.com");
+                let body = serde_json::to_vec(&json!({ "email": email })).unwrap();
+                let response = send(
+                    addr,
+                    "POST",
+                    "/api/v1/users",
+                    &[("content-type", "application/json")],
+                    Some(&body),
+                )
+                .await;
+                (email, response.status.as_u16())
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for w in writes {
+        outcomes.push(w.await.unwrap());
+    }
+    running.store(false, Ordering::Relaxed);
+    killer.await.unwrap();
+    let db = app.db_client().await;
+    for (email, status) in &outcomes {
+        assert!(matches!(status, 201 | 503), "{email}: {status}");
+        let stored: i64 = db
+            .query_one("SELECT count(*) FROM users WHERE email = $1", &[email])
+            .await
+            .unwrap()
+            .get(0);
+        if *status == 201 {
+            assert_eq!(stored, 1, "{email} was acknowledged, so it is stored");
+        } else {
+            assert_eq!(stored, 0, "{email} was refused, so it is not stored");
+        }
+    }
+    assert!(outcomes.iter().any(|(_, s)| *s == 201));
+}

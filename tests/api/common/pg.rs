@@ -1,0 +1,75 @@
+//! A PostgreSQL server of a test's own, which the test may stop and start:
+//! for fault tests that must not disturb the shared test server.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::str::FromStr;
+
+/// A private server under a temporary directory; stopped and removed on drop.
+pub struct PrivateServer {
+    dir: PathBuf,
+    /// The admin connection config (database `postgres`).
+    pub admin: tokio_postgres::Config,
+}
+
+fn pg_sh(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
+    let output = Command::new(script)
+        .args(args)
+        .output()
+        .expect("run scripts/pg.sh");
+    assert!(
+        output.status.success(),
+        "pg.sh {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+impl PrivateServer {
+    /// Initialises and starts a server (about a second).
+    pub fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("backend-chaos-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = pg_sh(&["start", dir.to_str().unwrap()]);
+        Self {
+            dir,
+            admin: tokio_postgres::Config::from_str(&url).unwrap(),
+        }
+    }
+
+    /// A config for database `name` on this server.
+    pub fn database(&self, name: &str) -> tokio_postgres::Config {
+        let mut config = self.admin.clone();
+        config.dbname(name);
+        config
+    }
+
+    /// Stops the server (fast shutdown: sessions are terminated).
+    pub fn stop(&self) {
+        pg_sh(&["stop", self.dir.to_str().unwrap()]);
+    }
+
+    /// Starts it again.
+    pub fn restart(&self) {
+        pg_sh(&["start", self.dir.to_str().unwrap()]);
+    }
+
+    /// A direct admin connection.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = self.admin.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
+        let _ = Command::new(script)
+            .args(["stop", self.dir.to_str().unwrap()])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
