@@ -9,6 +9,11 @@ use backend::config::{Settings, port_from_env};
 use backend::db::migrate::{self, MIGRATIONS};
 use backend::{AppState, server, telemetry};
 
+/// musl's own allocator is slow under many threads: the static build uses mimalloc.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 backend — a REST API for users over PostgreSQL
 
