@@ -20,6 +20,7 @@ mod migrations;
 mod openapi;
 mod protocol;
 mod request_id;
+mod security;
 mod settings;
 mod users_create;
 mod users_item;

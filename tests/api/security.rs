@@ -1,0 +1,120 @@
+//! What must never leak: 5xx bodies carry no SQL, driver messages, panic
+//! payloads or password; no log line carries the password — checked on the
+//! real binary's stdout while it fails in the ways a database can make it.
+
+use std::time::Duration;
+
+use crate::common::binary::Process;
+use crate::common::client::send;
+use crate::common::fresh_database;
+use crate::lifecycle::database_url;
+
+const PASSWORD: &str = "s3cr3t-hunter2";
+
+fn with_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, host) = rest.split_once('@').unwrap();
+    format!("{scheme}://{user}:{PASSWORD}@{host}")
+}
+
+#[track_caller]
+fn assert_clean(body: &str) {
+    for secret in [
+        PASSWORD,
+        "SELECT",
+        "INSERT",
+        "FROM users",
+        "db error",
+        "ERROR:",
+        "FATAL",
+        "terminating",
+        "canceling",
+        "statement timeout",
+        "tokio",
+        "deadpool",
+        "postgres://",
+        "panicked",
+        ".rs:",
+    ] {
+        assert!(
+            !body.contains(secret),
+            "{secret:?} leaked into a 5xx body: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn failures_leak_nothing_to_clients_or_logs() {
+    let db = fresh_database().await;
+    let url = with_password(&database_url(&db));
+    let (mut process, addr) = Process::serve(&[
+        ("DATABASE_URL", &url),
+        ("APP_ENV", "prod"),
+        ("MIGRATE_ON_START", "true"),
+        ("DATABASE_STATEMENT_TIMEOUT_MS", "300"),
+    ])
+    .await;
+    let (admin, connection) = db.connect(backend::db::tls::connector()).await.unwrap();
+    tokio::spawn(connection);
+
+    // A statement cancelled by the database: 504.
+    admin
+        .batch_execute("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let timeout = send(addr, "GET", "/api/v1/users", &[], None).await;
+    assert_eq!(timeout.status, 504);
+    assert_clean(&String::from_utf8_lossy(&timeout.body));
+
+    // A connection killed mid-statement: 503.
+    let killer = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let (client, connection) = db.connect(backend::db::tls::connector()).await.unwrap();
+            tokio::spawn(connection);
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            client
+                .batch_execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = 'backend' AND datname = current_database() \
+                     AND wait_event_type = 'Lock'",
+                )
+                .await
+                .unwrap();
+        })
+    };
+    let terminated = send(addr, "GET", "/api/v1/users", &[], None).await;
+    killer.await.unwrap();
+    assert_eq!(terminated.status, 503);
+    assert_clean(&String::from_utf8_lossy(&terminated.body));
+    admin.batch_execute("ROLLBACK").await.unwrap();
+
+    // The schema gone (a botched deploy): 503, still nothing internal.
+    admin
+        .batch_execute("ALTER TABLE users RENAME TO users_moved")
+        .await
+        .unwrap();
+    let missing = send(addr, "GET", "/api/v1/users", &[], None).await;
+    assert_eq!(missing.status, 503);
+    assert_clean(&String::from_utf8_lossy(&missing.body));
+    admin
+        .batch_execute("ALTER TABLE users_moved RENAME TO users")
+        .await
+        .unwrap();
+
+    process.terminate();
+    process.wait(Duration::from_secs(10)).await;
+    let errors: Vec<&String> = process
+        .seen
+        .iter()
+        .filter(|l| l.contains("\"ERROR\""))
+        .collect();
+    assert!(!errors.is_empty(), "the causes were logged for operators");
+    for line in &process.seen {
+        assert!(!line.contains(PASSWORD), "password in a log line: {line}");
+        assert!(
+            line.starts_with('{') && line.ends_with('}'),
+            "not a JSON line: {line}"
+        );
+    }
+}
