@@ -82,7 +82,7 @@ pre-commit-install: ## install a git pre-commit hook: format check, clippy, type
 
 # --- Shipping: static binary, image, compose, docs, supply chain -----------
 
-.PHONY: build-static docker-mirror docker-build compose-up compose-down
+.PHONY: build-static docker-mirror docker-build compose-up compose-down docs-build docs-serve
 
 MUSL_TARGET := x86_64-unknown-linux-musl
 STATIC_BIN := target/$(MUSL_TARGET)/release/backend
@@ -154,3 +154,14 @@ compose-up: ## start PostgreSQL 18 and the API with live reload in Docker (http:
 
 compose-down: ## stop the compose services (the database volume stays; add -v by hand to drop it)
 	$(COMPOSE) down
+
+docs-build: ## build the docs site into target/doc: guides, code reference, HTTP API; doc warnings fail
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps
+	$(CARGO) run --locked -q -- openapi > target/doc/openapi.json
+	cp docs/http-api.html target/doc/http-api.html
+	printf '<!doctype html>\n<meta charset="utf-8">\n<meta http-equiv="refresh" content="0; url=backend/index.html">\n<title>backend docs</title>\n<a href="backend/index.html">backend docs</a>\n' > target/doc/index.html
+	@echo "docs: target/doc/index.html (make docs-serve serves it)"
+
+docs-serve: docs-build ## serve the docs site on http://127.0.0.1:8001 (DOCS_PORT)
+	@echo "docs: http://127.0.0.1:$(DOCS_PORT)/"
+	python3 -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory target/doc

@@ -37,6 +37,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod guide;
 pub mod health;
 pub mod http;
 pub mod middleware;
