@@ -82,7 +82,7 @@ pre-commit-install: ## install a git pre-commit hook: format check, clippy, type
 
 # --- Shipping: static binary, image, compose, docs, supply chain -----------
 
-.PHONY: build-static docker-mirror docker-build compose-up compose-down docs-build docs-serve lint-ci
+.PHONY: build-static docker-mirror docker-build compose-up compose-down docs-build docs-serve deny lint-ci
 
 MUSL_TARGET := x86_64-unknown-linux-musl
 STATIC_BIN := target/$(MUSL_TARGET)/release/backend
@@ -165,6 +165,10 @@ docs-build: ## build the docs site into target/doc: guides, code reference, HTTP
 docs-serve: docs-build ## serve the docs site on http://127.0.0.1:8001 (DOCS_PORT)
 	@echo "docs: http://127.0.0.1:$(DOCS_PORT)/"
 	python3 -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory target/doc
+
+deny: ## supply-chain check with cargo-deny and deny.toml: advisories, licenses, duplicates, sources
+	@$(CARGO) deny --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny
+	$(CARGO) deny --locked check $(DENY_CHECKS)
 
 tools/ci-lint/node_modules/.package-lock.json: tools/ci-lint/package.json tools/ci-lint/package-lock.json
 	@command -v npm >/dev/null || { echo "lint-ci needs Node.js 20 and npm"; exit 1; }
