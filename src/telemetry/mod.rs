@@ -1,5 +1,6 @@
 //! Logging: human-readable lines in development, one JSON object per line in
-//! production, written off the request path by a background thread.
+//! production, written off the request path by a background thread
+//! ([`batch`]).
 //!
 //! The JSON format is our own small layer rather than tracing-subscriber's,
 //! so `request_id` is a top-level member of every line written inside a
@@ -12,7 +13,6 @@ use std::io::{self, IsTerminal, Write};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
-use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -22,22 +22,34 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::config::LogFormat;
 use crate::timestamp::Timestamp;
 
+pub mod batch;
+
 /// Keeps the background writer alive; dropping it flushes pending lines.
 #[must_use = "dropping the guard stops the log writer"]
 #[derive(Debug)]
-pub struct LogGuard(#[allow(dead_code)] WorkerGuard);
+pub struct LogGuard(#[allow(dead_code)] batch::BatchGuard);
 
-/// Installs the global subscriber writing to stdout through a non-blocking
+/// Installs the global subscriber writing to stdout through the batching
 /// writer (lines are dropped, never waited for, if stdout cannot keep up),
 /// and routes panics and `log` records through it.
 pub fn init(format: LogFormat, filter: &str) -> LogGuard {
-    let (writer, guard) = tracing_appender::non_blocking(io::stdout());
+    init_with_writer(format, filter, io::stdout())
+}
+
+/// [`init`] writing to `writer` instead of stdout, through the same batching
+/// writer (benches measure the production path into a sink).
+pub fn init_with_writer<W: Write + Send + 'static>(
+    format: LogFormat,
+    filter: &str,
+    writer: W,
+) -> LogGuard {
+    let (writer, guard) = batch::batch_writer(writer);
     install(format, filter, writer);
     install_panic_hook();
     LogGuard(guard)
 }
 
-fn install(format: LogFormat, filter: &str, writer: NonBlocking) {
+fn install(format: LogFormat, filter: &str, writer: batch::BatchWriter) {
     let filter = EnvFilter::builder()
         .parse(filter)
         .unwrap_or_else(|_| EnvFilter::new("info"));

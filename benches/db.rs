@@ -1,0 +1,123 @@
+//! Database round trips: the repository's get-by-id, list page, insert and
+//! update, and the same GET through the whole app in-process.
+//!
+//! Needs PostgreSQL: `make bench` provides one; with `cargo bench` alone set
+//! TEST_DATABASE_URL (an admin URL; a fresh database is created). Without
+//! one, the bench says so and is skipped.
+//!
+//! `make bench` or `TEST_DATABASE_URL=... cargo bench --bench db`
+
+use std::hint::black_box;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use backend::AppState;
+use backend::config::{DatabaseUrl, Settings};
+use backend::users::model::{Email, FullName};
+use backend::users::repository::{self, Changes};
+use criterion::{Criterion, criterion_group, criterion_main};
+use tower::ServiceExt;
+
+mod common;
+
+fn db(c: &mut Criterion) {
+    let Some(admin) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+    else {
+        eprintln!(
+            "db bench skipped: set TEST_DATABASE_URL (or run `make bench`) to measure database round trips"
+        );
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = runtime.block_on(async {
+        let admin = tokio_postgres::Config::from_str(&admin).unwrap();
+        let (client, connection) = admin.connect(backend::db::tls::connector()).await.unwrap();
+        tokio::spawn(connection);
+        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let mut config = admin.clone();
+        config.dbname(&name);
+        let state =
+            AppState::new(Settings::for_database(DatabaseUrl::from_config(config))).unwrap();
+        backend::prepare(&state).await.unwrap();
+        let db = state.pool.get().await.unwrap();
+        for i in 0..1000 {
+            let email = Email::parse(&format!("seed{i}@example.com")).unwrap();
+            repository::insert(&db, uuid::Uuid::now_v7(), &email, None, true)
+                .await
+                .unwrap();
+        }
+        state
+    });
+    let (id, path) = runtime.block_on(async {
+        let db = state.pool.get().await.unwrap();
+        let first = repository::page(&db, uuid::Uuid::nil(), None, 1)
+            .await
+            .unwrap();
+        let id = first[0].id;
+        (id, format!("/api/v1/users/{id}"))
+    });
+    let app = backend::app::<http_body_util::Full<bytes::Bytes>>(&state);
+    let counter = AtomicU64::new(0);
+    let name = FullName::parse("Bench Mark").unwrap();
+
+    let mut group = c.benchmark_group("db");
+    group.bench_function("repository_get", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let db = state.pool.get().await.unwrap();
+            black_box(repository::find(&db, id).await.unwrap())
+        });
+    });
+    group.bench_function("repository_list_page_20", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let db = state.pool.get().await.unwrap();
+            black_box(
+                repository::page(&db, uuid::Uuid::nil(), None, 21)
+                    .await
+                    .unwrap(),
+            )
+        });
+    });
+    group.bench_function("repository_insert", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let email = Email::parse(&format!("bench{n}@example.com")).unwrap();
+            let db = state.pool.get().await.unwrap();
+            black_box(
+                repository::insert(&db, uuid::Uuid::now_v7(), &email, None, true)
+                    .await
+                    .unwrap(),
+            )
+        });
+    });
+    group.bench_function("repository_update", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let db = state.pool.get().await.unwrap();
+            let changes = Changes {
+                full_name: Some(name.as_ref()),
+                ..Changes::default()
+            };
+            black_box(repository::update(&db, id, &changes).await.unwrap())
+        });
+    });
+    group.bench_function("app_get_user", |b| {
+        b.to_async(&runtime).iter(|| {
+            let app = app.clone();
+            let request = common::get(&path);
+            async move { black_box(app.oneshot(request).await.unwrap().status()) }
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, db);
+criterion_main!(benches);
