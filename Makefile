@@ -10,7 +10,7 @@ SHELL := bash
 CARGO ?= cargo
 
 .PHONY: help install run dev lint format format-check typecheck test check pre-commit-install db-start db-stop \
-	migrate-gen migrate-up migrate-down migrate-status contract
+	migrate-gen migrate-up migrate-down migrate-status contract bench loadtest fuzz
 
 help: ## list the recipes
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -72,6 +72,15 @@ test: ## run every test against a throwaway PostgreSQL (or TEST_DATABASE_URL)
 
 contract: ## property-based contract test (Schemathesis, all checks) against the served OpenAPI document
 	scripts/contract.sh
+
+bench: ## criterion benches: router, stack, json, and db against a throwaway PostgreSQL
+	scripts/with-test-db.sh $(CARGO) bench --locked
+
+loadtest: ## the server (prod config, JSON logs) against the floor example, same run: target/loadtest/report.md
+	scripts/loadtest.sh
+
+fuzz: ## fuzz body and query parsing, FUZZ_SECONDS (default 60) per target (nightly + cargo-fuzz)
+	scripts/fuzz.sh
 
 check: format-check lint typecheck test ## what CI runs: format check, lint, typecheck, tests
 
