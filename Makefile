@@ -10,7 +10,7 @@ SHELL := bash
 CARGO ?= cargo
 
 .PHONY: help install run dev lint format format-check typecheck test check pre-commit-install db-start db-stop \
-	migrate-gen migrate-up migrate-down migrate-status contract bench loadtest fuzz
+	migrate-gen migrate-up migrate-down migrate-status contract bench loadtest fuzz instructions
 
 help: ## list the recipes
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -78,6 +78,9 @@ bench: ## criterion benches: router, stack, json, and db against a throwaway Pos
 
 loadtest: ## the server (prod config, JSON logs) against the floor example, same run: target/loadtest/report.md
 	scripts/loadtest.sh
+
+instructions: ## instructions per request (callgrind) of the server and the floor: repeatable on a noisy machine
+	scripts/instructions.sh get
 
 fuzz: ## fuzz body and query parsing, FUZZ_SECONDS (default 60) per target (nightly + cargo-fuzz)
 	scripts/fuzz.sh
