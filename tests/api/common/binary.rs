@@ -30,6 +30,12 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // Under `make coverage` the binary is instrumented: let it write its
+    // profile where cargo-llvm-cov collects them (the variable's `%p` keeps
+    // each process's file apart), not into the temporary directory.
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        command.env("LLVM_PROFILE_FILE", profile);
+    }
     for (k, v) in env {
         command.env(k, v);
     }
@@ -87,15 +93,20 @@ impl Process {
         assert!(status.success());
     }
 
-    /// Waits for exit (bounded) and reads the rest of stdout.
+    /// Reads the rest of stdout and waits for exit, both bounded.
+    ///
+    /// Stdout is drained first: a process whose log lines fill the pipe
+    /// blocks writing them and, waited on without a reader, never exits.
     pub async fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let status = tokio::time::timeout(timeout, self.child.wait())
+        let exit = async {
+            while let Ok(Some(line)) = self.stdout.next_line().await {
+                self.seen.push(line);
+            }
+            self.child.wait().await
+        };
+        tokio::time::timeout(timeout, exit)
             .await
             .expect("the process exits in time")
-            .unwrap();
-        while let Ok(Some(line)) = self.stdout.next_line().await {
-            self.seen.push(line);
-        }
-        status
+            .unwrap()
     }
 }
