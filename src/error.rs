@@ -432,4 +432,172 @@ mod tests {
         assert_eq!(response.headers()[header::ALLOW], "GET, HEAD");
         assert!(response.extensions().get::<ErrorSlot>().is_some());
     }
+
+    #[test]
+    fn every_detail_is_fixed_text_for_the_client() {
+        let cases: Vec<(AppError, &str)> = vec![
+            (AppError::MalformedBody("bad".into()), "bad"),
+            (
+                AppError::UnsupportedMediaType,
+                "request body must be application/json (charset utf-8)",
+            ),
+            (
+                AppError::PayloadTooLarge(64),
+                "request body is larger than the limit of 64 bytes",
+            ),
+            (AppError::Validation(vec![]), "request failed validation"),
+            (AppError::NotFound, "the requested resource was not found"),
+            (
+                AppError::MethodNotAllowed(HeaderValue::from_static("GET")),
+                "method not allowed on this resource",
+            ),
+            (AppError::Conflict("taken".into()), "taken"),
+            (
+                AppError::Timeout,
+                "the request took too long and was abandoned",
+            ),
+            (
+                AppError::BodyTimeout,
+                "the request body was not received in time",
+            ),
+            (
+                AppError::overloaded(),
+                "the service is overloaded; retry shortly",
+            ),
+            (
+                AppError::unavailable("the database is down", "io: refused"),
+                "the database is down",
+            ),
+            (AppError::internal("secret"), "an internal error occurred"),
+        ];
+        for (error, detail) in cases {
+            assert_eq!(error.detail(), detail);
+            assert_eq!(problem(&error)["detail"], detail);
+            assert_eq!(error.to_string(), format!("{detail} ({})", error.code()));
+        }
+        let body = problem(&AppError::Conflict("taken".into()));
+        assert_eq!(body["title"], "Conflict");
+    }
+
+    #[test]
+    fn only_5xx_errors_carry_a_cause_for_the_log() {
+        let unavailable = AppError::unavailable("down", "connection refused");
+        assert_eq!(
+            unavailable.source_chain().as_deref(),
+            Some("connection refused")
+        );
+        assert_eq!(
+            StdError::source(&unavailable).map(ToString::to_string),
+            Some("connection refused".into())
+        );
+        let internal = AppError::internal("boom");
+        assert_eq!(internal.source_chain().as_deref(), Some("boom"));
+        assert_eq!(
+            StdError::source(&internal).map(ToString::to_string),
+            Some("boom".into())
+        );
+        for error in [
+            AppError::overloaded(),
+            AppError::NotFound,
+            AppError::Timeout,
+            AppError::Conflict("taken".into()),
+        ] {
+            assert!(error.source_chain().is_none(), "{error}");
+            assert!(StdError::source(&error).is_none(), "{error}");
+        }
+    }
+
+    #[derive(Debug)]
+    struct Layered(&'static str, Option<Box<Layered>>);
+
+    impl fmt::Display for Layered {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl StdError for Layered {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            self.1.as_deref().map(|e| e as &(dyn StdError + 'static))
+        }
+    }
+
+    #[test]
+    fn error_chains_join_causes_and_skip_repeats() {
+        let chain = Layered(
+            "query failed",
+            Some(Box::new(Layered(
+                "db error",
+                Some(Box::new(Layered("connection reset", None))),
+            ))),
+        );
+        assert_eq!(
+            error_chain(&chain),
+            "query failed: db error: connection reset"
+        );
+        // Wrappers often repeat their source's text: it is written once.
+        let repeated = Layered(
+            "error: timed out",
+            Some(Box::new(Layered("timed out", None))),
+        );
+        assert_eq!(error_chain(&repeated), "error: timed out");
+        assert_eq!(error_chain(&Layered("alone", None)), "alone");
+    }
+
+    #[test]
+    fn the_error_slot_gives_its_error_once() {
+        let response = AppError::NotFound.into_response();
+        assert_eq!(response.status(), 404);
+        assert!(response.headers().is_empty());
+        let slot = response.extensions().get::<ErrorSlot>().unwrap().clone();
+        assert_eq!(slot.inspect(AppError::code), Some("not_found"));
+        assert!(matches!(slot.take(), Some(AppError::NotFound)));
+        assert!(slot.take().is_none());
+        assert_eq!(slot.inspect(AppError::code), None);
+    }
+
+    #[test]
+    fn pool_errors_are_503s_that_keep_their_cause() {
+        use deadpool_postgres::{PoolError, TimeoutType};
+        let error = AppError::from(PoolError::Timeout(TimeoutType::Wait));
+        assert_eq!(error.status(), 503);
+        assert_eq!(
+            error.detail(),
+            "no database connection available in time; retry shortly"
+        );
+        assert!(error.source_chain().unwrap().contains("Timeout"));
+        for pool_error in [PoolError::Closed, PoolError::NoRuntimeSpecified] {
+            let error = AppError::from(pool_error);
+            assert_eq!(error.status(), 503);
+            assert_eq!(error.detail(), "the database is unavailable; retry shortly");
+            assert!(error.source_chain().is_some());
+            let response = error.into_response();
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        }
+    }
+
+    #[test]
+    fn server_states_that_may_pass_are_unavailable() {
+        use tokio_postgres::error::SqlState;
+        for state in [
+            SqlState::CONNECTION_FAILURE,
+            SqlState::CONNECTION_EXCEPTION,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::OUT_OF_MEMORY,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+        ] {
+            assert!(is_unavailable_state(&state), "{}", state.code());
+        }
+        for state in [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::SYNTAX_ERROR,
+            SqlState::DIVISION_BY_ZERO,
+            SqlState::UNDEFINED_TABLE,
+            SqlState::INVALID_PASSWORD,
+        ] {
+            assert!(!is_unavailable_state(&state), "{}", state.code());
+        }
+    }
 }

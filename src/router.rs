@@ -245,6 +245,7 @@ impl Service<http::Request<Bytes>> for Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorSlot;
     use tower::service_fn;
 
     fn ok(_: Request) -> std::future::Ready<Result<Response, AppError>> {
@@ -336,5 +337,114 @@ mod tests {
         let _ = RouteTable::new()
             .route("/items", Method::GET, service_fn(ok))
             .route("/items", Method::GET, service_fn(ok));
+    }
+
+    /// An endpoint answering 200 with the `id` parameter it was given as
+    /// its body, or `-` when the request carries no parameters at all.
+    #[allow(clippy::needless_pass_by_value)] // a service takes its request by value
+    fn echo_id(req: Request) -> std::future::Ready<Result<Response, AppError>> {
+        let id = req
+            .extensions()
+            .get::<PathParams>()
+            .map_or("-".to_owned(), |p| p.get("id").unwrap_or("?").to_owned());
+        std::future::ready(Ok(Response::new(http_body_util::Full::new(Bytes::from(
+            id,
+        )))))
+    }
+
+    fn refuse(_: Request) -> std::future::Ready<Result<Response, AppError>> {
+        std::future::ready(Err(AppError::Conflict("no".into())))
+    }
+
+    async fn call(router: &Router, method: Method, path: &str) -> Response {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Bytes::new())
+            .unwrap();
+        router.clone().oneshot(request).await.unwrap()
+    }
+
+    async fn body(response: Response) -> Bytes {
+        use http_body_util::BodyExt;
+        response.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    fn route_of(response: &Response) -> Option<&'static str> {
+        response.extensions().get::<MatchedRoute>().map(|r| r.0)
+    }
+
+    #[tokio::test]
+    async fn the_service_dispatches_with_params_and_tags_the_route() {
+        let router = Router::new(
+            RouteTable::new()
+                .route("/items", Method::GET, service_fn(echo_id))
+                .route("/items/{id}", Method::GET, service_fn(echo_id))
+                .route("/items/{id}", Method::DELETE, service_fn(refuse)),
+        );
+        let response = call(&router, Method::GET, "/items/42").await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(route_of(&response), Some("/items/{id}"));
+        assert_eq!(body(response).await, "42");
+        let response = call(&router, Method::HEAD, "/items").await;
+        assert_eq!(route_of(&response), Some("/items"));
+        assert_eq!(body(response).await, "-", "no parameters, no extension");
+        // An endpoint's error becomes its response, still tagged.
+        let response = call(&router, Method::DELETE, "/items/42").await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(route_of(&response), Some("/items/{id}"));
+        assert!(response.extensions().get::<ErrorSlot>().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_service_answers_404_and_405_itself() {
+        let router = table();
+        let response = call(&router, Method::GET, "/nowhere").await;
+        assert_eq!(response.status(), 404);
+        assert_eq!(route_of(&response), None, "no route matched");
+        let response = call(&router, Method::PUT, "/items").await;
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()[http::header::ALLOW], "GET, POST, HEAD");
+        assert_eq!(route_of(&response), Some("/items"), "the path matched");
+        let mut router = router;
+        let waker = std::task::Waker::noop();
+        let ready = router.poll_ready(&mut Context::from_waker(waker));
+        assert!(matches!(ready, Poll::Ready(Ok(()))));
+    }
+
+    #[test]
+    fn allow_lists_methods_in_the_order_routed() {
+        let router = Router::new(
+            RouteTable::new()
+                .route("/a", Method::DELETE, service_fn(ok))
+                .route("/a", Method::GET, service_fn(ok))
+                .route("/b", Method::POST, service_fn(ok))
+                .route("/b", Method::PATCH, service_fn(ok)),
+        );
+        let allow = |path| match router.lookup(&Method::PUT, path) {
+            Err((_, AppError::MethodNotAllowed(allow))) => allow,
+            _ => panic!("not a 405"),
+        };
+        assert_eq!(allow("/a"), "DELETE, GET, HEAD");
+        assert_eq!(allow("/b"), "POST, PATCH");
+    }
+
+    #[test]
+    fn debug_output_lists_the_operations() {
+        let router = Router::new(
+            RouteTable::new()
+                .route("/items", Method::GET, service_fn(ok))
+                .route("/items", Method::POST, service_fn(ok)),
+        );
+        assert_eq!(
+            format!("{router:?}"),
+            r#"Router { table: [(GET, "/items"), (HEAD, "/items"), (POST, "/items")] }"#
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "HEAD is served by GET endpoints")]
+    fn head_cannot_be_routed() {
+        let _ = RouteTable::new().route("/items", Method::HEAD, service_fn(ok));
     }
 }

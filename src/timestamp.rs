@@ -178,4 +178,28 @@ mod tests {
     fn now_is_after_2026() {
         assert!(Timestamp::now().to_string().as_str() > "2026-01-01");
     }
+
+    #[test]
+    fn only_timestamptz_is_read_or_written() {
+        assert!(<Timestamp as FromSql>::accepts(&Type::TIMESTAMPTZ));
+        assert!(<Timestamp as ToSql>::accepts(&Type::TIMESTAMPTZ));
+        for other in [Type::TIMESTAMP, Type::DATE, Type::INT8, Type::TEXT] {
+            assert!(!<Timestamp as FromSql>::accepts(&other), "{other}");
+            assert!(!<Timestamp as ToSql>::accepts(&other), "{other}");
+        }
+        let t = Timestamp::from_unix_micros(0);
+        let mut out = BytesMut::new();
+        assert!(t.to_sql_checked(&Type::TIMESTAMP, &mut out).is_err());
+    }
+
+    #[test]
+    fn the_formatted_form_debugs_as_its_text() {
+        let text = Timestamp::from_unix_micros(1_795_949_599_123_456).to_rfc3339();
+        assert_eq!(format!("{text:?}"), "2026-11-29T10:53:19.123456Z");
+        assert_eq!(
+            Timestamp::from_unix_micros(42).unix_micros(),
+            42,
+            "micros round-trip"
+        );
+    }
 }

@@ -402,4 +402,121 @@ mod tests {
         ));
         assert!(verify(&[], MIGRATIONS).is_ok());
     }
+
+    const ONE: Migration = Migration {
+        version: 20_260_101_000_000,
+        name: "one",
+        up: "CREATE TABLE one ()",
+        down: "DROP TABLE one",
+    };
+    const TWO: Migration = Migration {
+        version: 20_260_102_000_000,
+        name: "two",
+        up: "CREATE TABLE two ()",
+        down: "DROP TABLE two",
+    };
+
+    #[test]
+    fn checksums_are_the_sha256_of_the_up_sql() {
+        // printf 'CREATE TABLE one ()' | sha256sum
+        assert_eq!(
+            ONE.checksum(),
+            "76e852aa2c0d3e8ab391d64e77a455fbb5a93569534a1dbab343d47f42b1ef3a"
+        );
+        assert_ne!(ONE.checksum(), TWO.checksum());
+        let down_only = Migration {
+            down: "something else",
+            ..ONE
+        };
+        assert_eq!(down_only.checksum(), ONE.checksum(), "only `up` counts");
+    }
+
+    #[test]
+    fn verify_checks_every_recorded_migration_against_its_own_file() {
+        let both = [ONE, TWO];
+        let good = [
+            recorded(ONE.version, &ONE.checksum()),
+            recorded(TWO.version, &TWO.checksum()),
+        ];
+        assert!(verify(&good, &both).is_ok());
+        assert!(verify(&good[..1], &both).is_ok(), "pending ones are fine");
+        // TWO recorded with ONE's checksum: drift, even though the checksum
+        // is one this binary knows.
+        let swapped = [
+            recorded(ONE.version, &ONE.checksum()),
+            recorded(TWO.version, &ONE.checksum()),
+        ];
+        assert!(matches!(
+            verify(&swapped, &both),
+            Err(MigrateError::Drift { version, .. }) if version == TWO.version
+        ));
+        assert!(matches!(
+            verify(&good, &[ONE]),
+            Err(MigrateError::UnknownVersion { version, .. }) if version == TWO.version
+        ));
+    }
+
+    #[test]
+    fn errors_say_what_to_do_and_whether_to_retry() {
+        let drift = MigrateError::Drift {
+            version: 20_260_101_000_000,
+            name: "one".into(),
+        };
+        assert_eq!(
+            drift.to_string(),
+            "migration 20260101000000_one was changed after it was applied (checksum mismatch); \
+             restore its file and add a new migration instead"
+        );
+        let unknown = MigrateError::UnknownVersion {
+            version: 20_991_231_000_000,
+            name: "future".into(),
+        };
+        assert_eq!(
+            unknown.to_string(),
+            "the database has migration 20991231000000_future, which this binary does not know; \
+             it was migrated by a newer version"
+        );
+        assert_eq!(
+            MigrateError::ConnectTimeout.to_string(),
+            "could not connect to the database in time"
+        );
+        assert!(MigrateError::ConnectTimeout.is_unreachable());
+        assert!(!drift.is_unreachable());
+        assert!(!unknown.is_unreachable());
+        for error in [&drift, &unknown, &MigrateError::ConnectTimeout] {
+            assert!(std::error::Error::source(error).is_none());
+        }
+    }
+
+    #[test]
+    fn status_lines_name_the_state() {
+        let at = Timestamp::from_unix_micros(1_795_949_599_123_456);
+        let line = |applied_at, known, drifted| {
+            Status {
+                version: 20_260_101_000_000,
+                name: "one".into(),
+                applied_at,
+                known,
+                drifted,
+            }
+            .to_string()
+        };
+        let name = format!("{:<32}", "one");
+        assert_eq!(
+            line(Some(at), true, false),
+            format!("20260101000000 {name} applied 2026-11-29T10:53:19.123456Z")
+        );
+        assert_eq!(
+            line(None, true, false),
+            format!("20260101000000 {name} pending")
+        );
+        assert_eq!(
+            line(Some(at), true, true),
+            format!("20260101000000 {name} DRIFTED (file changed after it was applied)")
+        );
+        assert_eq!(
+            line(Some(at), false, false),
+            format!("20260101000000 {name} UNKNOWN (applied by a newer binary)")
+        );
+    }
 }

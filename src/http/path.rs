@@ -68,4 +68,46 @@ mod tests {
             assert!(parse_hyphenated_uuid(bad).is_none(), "{bad}");
         }
     }
+
+    /// A request for `path` carrying the parameters the router found there.
+    fn routed(path: &str) -> Request {
+        let router = crate::router::Router::new(crate::router::RouteTable::new().route(
+            "/items/{id}",
+            http::Method::GET,
+            tower::service_fn(|_: Request| async { Ok(crate::Response::default()) }),
+        ));
+        let (_, _, params) = router.lookup(&http::Method::GET, path).unwrap();
+        let mut request = Request::new(bytes::Bytes::new());
+        request.extensions_mut().insert(params);
+        request
+    }
+
+    #[test]
+    fn uuid_params_are_decoded_then_parsed_strictly() {
+        let id = "019ad3c4-1f5e-7c3a-9b1e-4c2d8f6a0b12";
+        let parsed = uuid_param(&routed(&format!("/items/{id}")), "id").unwrap();
+        assert_eq!(parsed.to_string(), id);
+        // Percent-encoded hex digits are still the same id.
+        let encoded = format!("/items/%30{}", &id[1..]);
+        assert_eq!(uuid_param(&routed(&encoded), "id").unwrap(), parsed);
+        for bad in [
+            "/items/42",
+            "/items/%zz",
+            &format!("/items/{}", id.replace('-', "")),
+        ] {
+            let Err(AppError::Validation(problems)) = uuid_param(&routed(bad), "id") else {
+                panic!("{bad} was accepted");
+            };
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].location, Location::Path);
+            assert_eq!(problems[0].field, "id");
+            assert_eq!(
+                problems[0].message,
+                "must be a UUID in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+            );
+        }
+        // A request the router gave no such parameter is refused the same way.
+        assert!(uuid_param(&Request::new(bytes::Bytes::new()), "id").is_err());
+        assert!(uuid_param(&routed(&format!("/items/{id}")), "other").is_err());
+    }
 }

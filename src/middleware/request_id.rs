@@ -165,4 +165,90 @@ mod tests {
         assert_eq!(a.as_str(), a.as_str().to_lowercase());
         assert!(RequestId::parse(a.header_value()).is_some());
     }
+
+    #[test]
+    fn the_generator_is_xorshift128_plus() {
+        // Reference values from an independent implementation of
+        // xorshift128+ (two outputs per id, little-endian into the UUID).
+        RNG.with(|state| state.set((0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3211)));
+        assert_eq!(
+            RequestId::generate().as_str(),
+            "c6a56b46-0a2e-484b-8719-66eded2d184b"
+        );
+        assert_eq!(
+            RequestId::generate().as_str(),
+            "40f88a3c-caa8-43d5-adb1-0fd921ed3817"
+        );
+        assert_eq!(
+            RNG.with(Cell::get),
+            (0x185c_326d_09b5_f31d, 0xbce7_765d_32d5_0523)
+        );
+    }
+
+    #[test]
+    fn seeds_are_random_and_never_the_all_zero_state() {
+        let seeds: Vec<(u64, u64)> = (0..32).map(|_| seed()).collect();
+        for (a, b) in &seeds {
+            assert!(a % 2 == 1 && b % 2 == 1, "{a:x} {b:x}");
+        }
+        let mut firsts: Vec<u64> = seeds.iter().map(|s| s.0).collect();
+        let mut seconds: Vec<u64> = seeds.iter().map(|s| s.1).collect();
+        firsts.sort_unstable();
+        firsts.dedup();
+        seconds.sort_unstable();
+        seconds.dedup();
+        assert_eq!((firsts.len(), seconds.len()), (32, 32));
+    }
+
+    /// The inner service: answers with the request id it saw as its body.
+    async fn seen(req: Request<()>) -> Result<Response, Infallible> {
+        let id = req
+            .extensions()
+            .get::<RequestId>()
+            .map_or("none", RequestId::as_str)
+            .to_owned();
+        Ok(Response::new(http_body_util::Full::new(
+            bytes::Bytes::from(id),
+        )))
+    }
+
+    async fn roundtrip(incoming: Option<&str>) -> (String, String) {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let mut request = Request::builder().uri("/");
+        if let Some(id) = incoming {
+            request = request.header(&X_REQUEST_ID, id);
+        }
+        let response = RequestIdLayer
+            .layer(tower::service_fn(seen))
+            .oneshot(request.body(()).unwrap())
+            .await
+            .unwrap();
+        let header = response.headers()[&X_REQUEST_ID]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (header, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_valid_incoming_id_is_kept_and_echoed() {
+        let (header, seen) = roundtrip(Some("trace-1.2:3_x")).await;
+        assert_eq!(header, "trace-1.2:3_x");
+        assert_eq!(seen, header);
+    }
+
+    #[tokio::test]
+    async fn an_invalid_or_missing_id_is_replaced_by_a_fresh_one() {
+        for incoming in [None, Some("has space"), Some("")] {
+            let (header, seen) = roundtrip(incoming).await;
+            assert_eq!(seen, header, "{incoming:?}");
+            let uuid = uuid::Uuid::parse_str(&header).unwrap();
+            assert_eq!(uuid.get_version_num(), 4);
+        }
+        let (a, _) = roundtrip(None).await;
+        let (b, _) = roundtrip(None).await;
+        assert_ne!(a, b);
+    }
 }
