@@ -11,7 +11,10 @@
 #   scripts/pg.sh bindir      print where the server binaries are
 #
 # The server listens on a Unix socket only (no TCP port), so it can never
-# clash with a system server on 5432. initdb and postgres refuse to run as
+# clash with a system server on 5432. With PG_TLS_PORT=N (first start only)
+# it also listens on 127.0.0.1:N with TLS on (a self-signed certificate made
+# with openssl), for tests of sslmode=require; `pg.sh tls-url DIR` prints
+# that URL. initdb and postgres refuse to run as
 # root: as root, they run as the `postgres` account on a directory it owns.
 set -euo pipefail
 
@@ -52,9 +55,15 @@ socket_dir() {
 
 urlencode_path() { printf '%s' "$1" | sed -e 's/%/%25/g' -e 's|/|%2F|g' -e 's/ /%20/g'; }
 
+port_of() { cat "$1/port" 2>/dev/null || echo 5432; }
+
 admin_url() {
   local sock; sock=$(socket_dir "$1")
-  echo "postgres://postgres@$(urlencode_path "$sock"):5432/postgres"
+  echo "postgres://postgres@$(urlencode_path "$sock"):$(port_of "$1")/postgres"
+}
+
+tls_url() {
+  echo "postgres://postgres@127.0.0.1:$(port_of "$1")/postgres?sslmode=require"
 }
 
 start() {
@@ -74,13 +83,27 @@ start() {
     as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 \
       --locale=C.UTF-8 --no-instructions >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    if [ -n "${PG_TLS_PORT:-}" ]; then
+      command -v openssl >/dev/null || die "PG_TLS_PORT needs openssl"
+      openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
+        -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1
+      chmod 600 "$dir/data/server.key"
+      [ "$(id -u)" = 0 ] && chown postgres "$dir/data/server.key" "$dir/data/server.crt"
+      printf "ssl = on\n" >> "$dir/data/postgresql.conf"
+      # Over TCP, TLS only: a plaintext connection finds no pg_hba entry.
+      sed -i 's/^host /hostssl /' "$dir/data/pg_hba.conf"
+      echo "$PG_TLS_PORT" > "$dir/port"
+    fi
   fi
   if as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     admin_url "$dir"; return
   fi
+  # No TCP unless TLS was asked for at initialisation (then loopback only).
+  local listen="''"
+  [ -f "$dir/port" ] && listen=127.0.0.1
   # Durability settings off: this server holds development and test data only.
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-    -o "-c listen_addresses='' -k $sock -p 5432 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" \
+    -o "-c listen_addresses=$listen -k $sock -p $(port_of "$dir") -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" \
     start >/dev/null \
     || { tail -20 "$dir/server.log" >&2; die "the server did not start"; }
   admin_url "$dir"
@@ -115,6 +138,7 @@ case "${1:-}" in
   start) [ $# -eq 2 ] || die "usage: pg.sh start DIR"; start "$2" ;;
   stop) [ $# -eq 2 ] || die "usage: pg.sh stop DIR"; stop "$2" ;;
   url) [ $# -eq 2 ] || die "usage: pg.sh url DIR"; admin_url "$(cd "$2" && pwd)" ;;
+  tls-url) [ $# -eq 2 ] || die "usage: pg.sh tls-url DIR"; tls_url "$(cd "$2" && pwd)" ;;
   createdb) [ $# -eq 3 ] || die "usage: pg.sh createdb DIR NAME"; createdb "$2" "$3" ;;
   *) die "usage: pg.sh start|stop|url DIR, or createdb DIR NAME" ;;
 esac

@@ -22,6 +22,7 @@ mod protocol;
 mod request_id;
 mod security;
 mod settings;
+mod tls;
 mod users_create;
 mod users_item;
 mod users_list;

@@ -13,9 +13,14 @@ pub struct PrivateServer {
 }
 
 fn pg_sh(args: &[&str]) -> String {
+    pg_sh_with(args, &[])
+}
+
+fn pg_sh_with(args: &[&str], env: &[(&str, &str)]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
     let output = Command::new(script)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run scripts/pg.sh");
     assert!(
@@ -37,6 +42,23 @@ impl PrivateServer {
             dir,
             admin: tokio_postgres::Config::from_str(&url).unwrap(),
         }
+    }
+
+    /// Initialises and starts a server that also accepts TLS connections on
+    /// 127.0.0.1:`port` (self-signed certificate; only TLS is allowed over
+    /// TCP); returns it and its `sslmode=require` URL.
+    pub fn start_with_tls(port: u16) -> (Self, String) {
+        let dir =
+            std::env::temp_dir().join(format!("backend-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = port.to_string();
+        let url = pg_sh_with(&["start", dir.to_str().unwrap()], &[("PG_TLS_PORT", &port)]);
+        let tls_url = pg_sh(&["tls-url", dir.to_str().unwrap()]);
+        let server = Self {
+            dir,
+            admin: tokio_postgres::Config::from_str(&url).unwrap(),
+        };
+        (server, tls_url)
     }
 
     /// A config for database `name` on this server.
