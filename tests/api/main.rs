@@ -10,12 +10,16 @@ mod common;
 
 mod body_limit;
 mod chaos;
+mod cli;
+mod connections;
+mod driver_errors;
 mod errors;
 mod health;
 mod hostile;
 mod lifecycle;
 mod load;
 mod logging;
+mod migration_runner;
 mod migrations;
 mod openapi;
 mod protocol;
