@@ -118,3 +118,29 @@ async fn failures_leak_nothing_to_clients_or_logs() {
         );
     }
 }
+
+#[test]
+fn the_production_image_runs_one_binary_as_a_non_root_user() {
+    let dockerfile =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
+    // The production image is the last stage.
+    let stage = dockerfile.rsplit("\nFROM ").next().unwrap();
+    assert!(
+        stage.starts_with("scratch"),
+        "the final stage is FROM scratch: {stage}"
+    );
+    let user = stage
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("the final stage sets USER");
+    let uid: u32 = user
+        .split(':')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("a numeric uid");
+    assert_ne!(uid, 0, "not root");
+    assert!(stage.contains("HEALTHCHECK") && stage.contains("\"healthcheck\""));
+    assert!(stage.contains("EXPOSE 8000"));
+}
