@@ -154,4 +154,46 @@ mod tests {
             Err(AppError::MalformedBody(_))
         ));
     }
+
+    fn request(content_type: Option<&str>, body: &'static [u8]) -> Request {
+        let mut request = Request::new(bytes::Bytes::from_static(body));
+        if let Some(ct) = content_type {
+            request
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        }
+        request
+    }
+
+    #[test]
+    fn checks_come_in_api_order_absent_then_type_then_syntax() {
+        let json = Some("application/json");
+        let ok = json_object(&request(json, br#"{"a":1}"#)).unwrap();
+        assert_eq!(ok.0, [("a".to_owned(), serde_json::json!(1))]);
+        // An empty body is a 400 whatever its type.
+        for ct in [json, Some("text/plain"), None] {
+            let Err(AppError::MalformedBody(detail)) = json_object(&request(ct, b"")) else {
+                panic!("{ct:?}: not a 400");
+            };
+            assert_eq!(detail, "a JSON request body is required");
+        }
+        // A body of another type is a 415 even when it is not JSON either.
+        for ct in [Some("text/plain"), None] {
+            assert!(matches!(
+                json_object(&request(ct, b"{")),
+                Err(AppError::UnsupportedMediaType)
+            ));
+        }
+        let Err(AppError::MalformedBody(detail)) = json_object(&request(json, b"[1]")) else {
+            panic!("an array is not an object");
+        };
+        assert_eq!(detail, "the request body must be a JSON object");
+        let Err(AppError::MalformedBody(detail)) = json_object(&request(json, b"{\"a\":")) else {
+            panic!("truncated JSON was accepted");
+        };
+        assert!(
+            detail.starts_with("the request body is not valid JSON: "),
+            "{detail}"
+        );
+    }
 }

@@ -102,4 +102,35 @@ mod tests {
         assert_eq!(percent_decode_path("plain").unwrap(), "plain");
         assert!(percent_decode_path("%g0").is_none());
     }
+
+    #[test]
+    fn escapes_take_either_case_of_hex() {
+        assert_eq!(percent_decode("%c3%a9%2f%2F%41%4a%4A").unwrap(), "é//AJJ");
+        assert_eq!(percent_decode("%7e%7E%60%0a").unwrap(), "~~`\n");
+        for bad in ["%g1", "%1g", "%G1", "%:1", "%@1", "%`1"] {
+            assert!(percent_decode(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_needing_no_decoding_is_borrowed() {
+        assert!(matches!(
+            percent_decode("plain-text_1.2"),
+            Some(Cow::Borrowed("plain-text_1.2"))
+        ));
+        assert!(matches!(percent_decode("a+b"), Some(Cow::Owned(s)) if s == "a b"));
+        assert!(matches!(percent_decode("a%20b"), Some(Cow::Owned(s)) if s == "a b"));
+        assert!(matches!(
+            percent_decode_path("a+b"),
+            Some(Cow::Borrowed("a+b"))
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_raw_segment_cut_to_64_characters() {
+        assert_eq!(parse_pairs("ok=1&li%zzmit=5").unwrap_err(), "li%zzmit");
+        assert_eq!(parse_pairs("limit=%zz").unwrap_err(), "limit");
+        let long = format!("{}%zz", "n".repeat(100));
+        assert_eq!(parse_pairs(&long).unwrap_err(), "n".repeat(64));
+    }
 }

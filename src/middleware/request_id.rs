@@ -251,4 +251,29 @@ mod tests {
         let (b, _) = roundtrip(None).await;
         assert_ne!(a, b);
     }
+
+    /// A service that is never ready.
+    #[derive(Clone)]
+    struct Busy;
+
+    impl Service<Request<()>> for Busy {
+        type Response = Response;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Pending
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            std::future::ready(Ok(Response::default()))
+        }
+    }
+
+    #[test]
+    fn readiness_is_the_inner_services() {
+        let mut service = RequestIdLayer.layer(Busy);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(service.poll_ready(&mut cx).is_pending());
+    }
 }

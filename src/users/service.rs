@@ -437,6 +437,8 @@ mod tests {
             (Some(id), 100, Some(false))
         );
         assert_eq!(ListQuery::parse(Some("limit=007")).unwrap().limit, 7);
+        let q = ListQuery::parse(Some("is_active=true&limit=1")).unwrap();
+        assert_eq!((q.is_active, q.limit), (Some(true), 1));
         assert_eq!(ListQuery::parse(Some("limit=%31")).unwrap().limit, 1);
     }
 
@@ -452,6 +454,8 @@ mod tests {
             "abc",
             "99999999999999999999999",
             " 5",
+            "%2B5",
+            "%2B",
         ] {
             let found = query_problems(&format!("limit={bad}"));
             assert_eq!(
