@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use backend::db::migrate::{self, MIGRATIONS};
 
-use crate::common::binary::{Process, command};
+use crate::common::binary::{Process, command, output_within};
 use crate::common::client::send;
 use crate::common::pg::PrivateServer;
 use crate::common::{fresh_database, spawn_app};
 use crate::lifecycle::database_url;
+
+/// How long a command may take before the test fails instead of hanging.
+const BOUND: Duration = Duration::from_secs(10);
 
 /// A directory of the test's own, holding `.env` with `contents`.
 fn dir_with_env_file(contents: &str) -> PathBuf {
@@ -61,18 +64,14 @@ async fn tamper(db: &tokio_postgres::Config) {
 async fn dotenv_supplies_settings_and_the_environment_wins() {
     let app = spawn_app().await;
     let dir = dir_with_env_file(&format!("# the running app\nPORT={}\n", app.addr.port()));
-    let from_file = command(&["healthcheck"], &[])
-        .current_dir(&dir)
-        .output()
-        .await
-        .unwrap();
+    let from_file = output_within(command(&["healthcheck"], &[]).current_dir(&dir), BOUND).await;
     assert_eq!(from_file.status.code(), Some(0), "{from_file:?}");
     let closed = closed_port().to_string();
-    let overridden = command(&["healthcheck"], &[("PORT", &closed)])
-        .current_dir(&dir)
-        .output()
-        .await
-        .unwrap();
+    let overridden = output_within(
+        command(&["healthcheck"], &[("PORT", &closed)]).current_dir(&dir),
+        BOUND,
+    )
+    .await;
     assert_eq!(overridden.status.code(), Some(1), "{overridden:?}");
     let stderr = String::from_utf8_lossy(&overridden.stderr);
     assert!(stderr.contains(&format!("127.0.0.1:{closed}")), "{stderr}");
@@ -82,11 +81,7 @@ async fn dotenv_supplies_settings_and_the_environment_wins() {
 #[tokio::test]
 async fn an_unreadable_env_file_stops_the_program_with_exit_2() {
     let dir = dir_with_env_file("DATABASE_URL=postgres://localhost/db\nthis is not a setting\n");
-    let output = command(&["serve"], &[])
-        .current_dir(&dir)
-        .output()
-        .await
-        .unwrap();
+    let output = output_within(command(&["serve"], &[]).current_dir(&dir), BOUND).await;
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -99,10 +94,7 @@ async fn an_unreadable_env_file_stops_the_program_with_exit_2() {
 
 #[tokio::test]
 async fn healthcheck_needs_a_port_and_a_200() {
-    let output = command(&["healthcheck"], &[("PORT", "eighty")])
-        .output()
-        .await
-        .unwrap();
+    let output = output_within(&mut command(&["healthcheck"], &[("PORT", "eighty")]), BOUND).await;
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -122,10 +114,7 @@ async fn healthcheck_needs_a_port_and_a_200() {
             .unwrap();
         String::from_utf8_lossy(&request).into_owned()
     });
-    let output = command(&["healthcheck"], &[("PORT", &port)])
-        .output()
-        .await
-        .unwrap();
+    let output = output_within(&mut command(&["healthcheck"], &[("PORT", &port)]), BOUND).await;
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -143,18 +132,19 @@ async fn healthcheck_needs_a_port_and_a_200() {
 async fn serve_exits_1_when_it_cannot_listen() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let output = command(
-        &["serve"],
-        &[
-            ("DATABASE_URL", "postgres://localhost/unused"),
-            ("APP_ENV", "prod"),
-            ("HOST", "127.0.0.1"),
-            ("PORT", &port),
-        ],
+    let output = output_within(
+        &mut command(
+            &["serve"],
+            &[
+                ("DATABASE_URL", "postgres://localhost/unused"),
+                ("APP_ENV", "prod"),
+                ("HOST", "127.0.0.1"),
+                ("PORT", &port),
+            ],
+        ),
+        BOUND,
     )
-    .output()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("server failed"), "{stdout}");
@@ -169,18 +159,19 @@ async fn serve_refuses_a_drifted_schema_with_exit_1() {
     let db = fresh_database().await;
     tamper(&db).await;
     let url = database_url(&db);
-    let output = command(
-        &["serve"],
-        &[
-            ("DATABASE_URL", &url),
-            ("MIGRATE_ON_START", "true"),
-            ("LOG_FORMAT", "json"),
-            ("PORT", "0"),
-        ],
+    let output = output_within(
+        &mut command(
+            &["serve"],
+            &[
+                ("DATABASE_URL", &url),
+                ("MIGRATE_ON_START", "true"),
+                ("LOG_FORMAT", "json"),
+                ("PORT", "0"),
+            ],
+        ),
+        BOUND,
     )
-    .output()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("migrations failed: migration"), "{stdout}");
@@ -195,7 +186,7 @@ async fn migrate_reports_nothing_to_revert_and_its_failures() {
     let db = fresh_database().await;
     let url = database_url(&db);
     let env = [("DATABASE_URL", url.as_str()), ("LOG_LEVEL", "warn")];
-    let down = command(&["migrate", "down"], &env).output().await.unwrap();
+    let down = output_within(&mut command(&["migrate", "down"], &env), BOUND).await;
     assert!(down.status.success(), "{down:?}");
     assert_eq!(
         String::from_utf8_lossy(&down.stdout),
@@ -203,7 +194,7 @@ async fn migrate_reports_nothing_to_revert_and_its_failures() {
     );
 
     tamper(&db).await;
-    let up = command(&["migrate", "up"], &env).output().await.unwrap();
+    let up = output_within(&mut command(&["migrate", "up"], &env), BOUND).await;
     assert_eq!(up.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&up.stderr);
     assert!(
@@ -211,14 +202,11 @@ async fn migrate_reports_nothing_to_revert_and_its_failures() {
         "{stderr}"
     );
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
-    let status = command(&["migrate", "status"], &env)
-        .output()
-        .await
-        .unwrap();
+    let status = output_within(&mut command(&["migrate", "status"], &env), BOUND).await;
     assert!(status.status.success(), "status still reports: {status:?}");
     assert!(String::from_utf8_lossy(&status.stdout).contains("DRIFTED"));
 
-    let unset = command(&["migrate", "status"], &[]).output().await.unwrap();
+    let unset = output_within(&mut command(&["migrate", "status"], &[]), BOUND).await;
     assert_eq!(unset.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unset.stderr).contains("DATABASE_URL is required"));
 }

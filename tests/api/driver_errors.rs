@@ -126,3 +126,16 @@ async fn a_server_that_cannot_be_reached_is_a_503() {
     assert_eq!(error.status(), 503);
     assert_eq!(error.detail(), "the database is unavailable; retry shortly");
 }
+
+#[tokio::test]
+async fn a_pool_aimed_at_a_missing_database_is_a_500_not_a_retry() {
+    // A wrong DATABASE_URL will not pass by itself: no "retry shortly".
+    let mut config = fresh_database().await;
+    config.dbname("no_such_database");
+    let settings =
+        backend::config::Settings::for_database(backend::config::DatabaseUrl::from_config(config));
+    let pool = backend::db::build_pool(&settings).unwrap();
+    let error = AppError::from(pool.get().await.unwrap_err());
+    assert_eq!(error.status(), 500);
+    assert!(error.source_chain().unwrap().contains("no_such_database"));
+}

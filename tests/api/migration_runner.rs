@@ -196,3 +196,79 @@ async fn prepare_applies_migrations_only_when_asked() {
     backend::prepare(&state).await.unwrap();
     assert_eq!(recorded(&client).await.len(), MIGRATIONS.len());
 }
+
+#[tokio::test]
+async fn status_lists_each_known_and_each_recorded_migration_once() {
+    let db = fresh_database().await;
+    let mut client = connect(&db).await;
+    migrate::up(&mut client, &[FIRST, THIRD]).await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO schema_migrations (version, name, checksum, duration_ms) \
+             VALUES (20991231000000, 'from_the_future', 'x', 0); \
+             UPDATE schema_migrations SET checksum = 'edited' WHERE version = 20260103000000",
+        )
+        .await
+        .unwrap();
+    let lines = migrate::status(&mut client, &[FIRST, BROKEN, THIRD])
+        .await
+        .unwrap();
+    let summary: Vec<_> = lines
+        .iter()
+        .map(|s| {
+            (
+                s.version,
+                s.name.as_str(),
+                s.applied_at.is_some(),
+                s.known,
+                s.drifted,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (FIRST.version, "first", true, true, false),
+            (BROKEN.version, "broken", false, true, false),
+            (THIRD.version, "third", true, true, true),
+            (20_991_231_000_000, "from_the_future", true, false, false),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn every_run_releases_the_lock_for_the_next() {
+    let db = fresh_database().await;
+    let mut client = connect(&db).await;
+    let other = connect(&db).await;
+    let lock_is_free = || async {
+        let free: bool = other
+            .query_one(
+                "SELECT pg_try_advisory_lock($1)",
+                &[&0x6261_636b_656e_6431_i64],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if free {
+            other
+                .execute(
+                    "SELECT pg_advisory_unlock($1)",
+                    &[&0x6261_636b_656e_6431_i64],
+                )
+                .await
+                .unwrap();
+        }
+        free
+    };
+    migrate::up(&mut client, &[FIRST]).await.unwrap();
+    assert!(lock_is_free().await, "after up");
+    migrate::status(&mut client, &[FIRST]).await.unwrap();
+    assert!(lock_is_free().await, "after status");
+    migrate::down(&mut client, &[FIRST]).await.unwrap();
+    assert!(lock_is_free().await, "after down");
+    migrate::up(&mut client, &[FIRST, BROKEN])
+        .await
+        .unwrap_err();
+    assert!(lock_is_free().await, "after a failed run");
+}

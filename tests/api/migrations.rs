@@ -137,10 +137,15 @@ async fn two_runners_at_once_apply_each_migration_once() {
     let db = fresh_database().await;
     let mut a = connect(&db).await;
     let mut b = connect(&db).await;
-    let (ra, rb) = tokio::join!(
-        migrate::up(&mut a, MIGRATIONS),
-        migrate::up(&mut b, MIGRATIONS)
-    );
+    // Bounded: a lock that is never released must fail the test, not hang it.
+    let (ra, rb) = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        tokio::join!(
+            migrate::up(&mut a, MIGRATIONS),
+            migrate::up(&mut b, MIGRATIONS)
+        )
+    })
+    .await
+    .expect("the second runner gets the lock once the first is done");
     let total = ra.unwrap().len() + rb.unwrap().len();
     assert_eq!(total, MIGRATIONS.len());
     let rows: i64 = a

@@ -42,6 +42,15 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     command
 }
 
+/// Runs `command` to completion within `timeout`; a process that does not
+/// exit by then fails the test (and is killed) instead of hanging it.
+pub async fn output_within(command: &mut Command, timeout: Duration) -> std::process::Output {
+    tokio::time::timeout(timeout, command.output())
+        .await
+        .expect("the process exits in time")
+        .unwrap()
+}
+
 impl Process {
     /// Starts `backend serve` on an ephemeral port with JSON logs; returns
     /// the process and the address from its "listening" line.
