@@ -10,7 +10,7 @@ SHELL := bash
 CARGO ?= cargo
 
 .PHONY: help install run dev lint format format-check typecheck test check pre-commit-install db-start db-stop \
-	migrate-gen migrate-up migrate-down migrate-status contract bench loadtest fuzz instructions
+	migrate-gen migrate-up migrate-down migrate-status contract bench loadtest fuzz instructions coverage mutants
 
 help: ## list the recipes
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -84,6 +84,12 @@ instructions: ## instructions per request (callgrind) of the server and the floo
 
 fuzz: ## fuzz body and query parsing, FUZZ_SECONDS (default 60) per target (nightly + cargo-fuzz)
 	scripts/fuzz.sh
+
+coverage: ## line and region coverage of src/ over every test (cargo-llvm-cov): target/coverage, fails below .coverage-threshold
+	scripts/coverage.sh
+
+mutants: ## mutation testing of the rules (cargo-mutants; MUTANTS_JOBS, MUTANTS_BASE): target/mutants
+	scripts/mutants.sh
 
 check: format-check lint typecheck test ## what CI runs: format check, lint, typecheck, tests
 
