@@ -39,10 +39,16 @@ pub struct BatchWriter {
     shared: Arc<Shared>,
 }
 
-/// Owns the flushing thread; dropping it writes out what is left and stops.
+/// How long dropping the guard waits for the last flush: a stdout nobody
+/// reads (a full pipe) must not hold up the process's exit.
+pub const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Owns the flushing thread; dropping it writes out what is left (waiting at
+/// most [`FINAL_FLUSH_TIMEOUT`]) and stops.
 #[derive(Debug)]
 pub struct BatchGuard {
     stop: Option<mpsc::Sender<()>>,
+    done: mpsc::Receiver<()>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -53,6 +59,7 @@ pub fn batch_writer<W: Write + Send + 'static>(mut output: W) -> (BatchWriter, B
         shared: Arc::clone(&shared),
     };
     let (stop, stopped) = mpsc::channel::<()>();
+    let (finished, done) = mpsc::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("log-writer".into())
         .spawn(move || {
@@ -64,6 +71,7 @@ pub fn batch_writer<W: Write + Send + 'static>(mut output: W) -> (BatchWriter, B
                 );
                 flush(&shared, &mut spare, &mut output);
                 if last {
+                    let _ = finished.send(());
                     return;
                 }
             }
@@ -71,6 +79,7 @@ pub fn batch_writer<W: Write + Send + 'static>(mut output: W) -> (BatchWriter, B
         .ok();
     let guard = BatchGuard {
         stop: Some(stop),
+        done,
         thread,
     };
     (writer, guard)
@@ -101,7 +110,11 @@ impl Drop for BatchGuard {
     fn drop(&mut self) {
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // Join only once the thread said it is done: a write blocked on
+            // a full pipe would otherwise hold up the exit forever.
+            if self.done.recv_timeout(FINAL_FLUSH_TIMEOUT).is_ok() {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -161,6 +174,29 @@ mod tests {
             std::thread::yield_now();
         }
         assert_eq!(sink.contents(), "hello\n");
+    }
+
+    /// An output that never accepts a byte, like a pipe nobody reads.
+    struct Stuck;
+
+    impl Write for Stuck {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            std::thread::park();
+            Ok(0)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_blocked_output_does_not_hold_up_the_exit() {
+        let (mut writer, guard) = batch_writer(Stuck);
+        writer.write_all(b"never written\n").unwrap();
+        let started = std::time::Instant::now();
+        drop(guard);
+        assert!(started.elapsed() < FINAL_FLUSH_TIMEOUT + Duration::from_millis(500));
     }
 
     #[test]
