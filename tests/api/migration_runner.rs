@@ -8,21 +8,7 @@ use std::time::{Duration, Instant};
 use backend::config::{DatabaseUrl, Settings};
 use backend::db::migrate::{self, MIGRATIONS, MigrateError, Migration};
 
-use crate::common::fresh_database;
-
-async fn connect(db: &tokio_postgres::Config) -> tokio_postgres::Client {
-    let (client, connection) = db.connect(backend::db::tls::connector()).await.unwrap();
-    tokio::spawn(connection);
-    client
-}
-
-async fn exists(client: &tokio_postgres::Client, relation: &str) -> bool {
-    client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&relation])
-        .await
-        .unwrap()
-        .get(0)
-}
+use crate::common::{connect, fresh_database, relation_exists as exists};
 
 async fn recorded(client: &tokio_postgres::Client) -> Vec<i64> {
     client

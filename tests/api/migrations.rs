@@ -5,21 +5,7 @@
 use backend::db::migrate::{self, MIGRATIONS, MigrateError};
 
 use crate::common::binary::command;
-use crate::common::fresh_database;
-
-async fn connect(db: &tokio_postgres::Config) -> tokio_postgres::Client {
-    let (client, connection) = db.connect(backend::db::tls::connector()).await.unwrap();
-    tokio::spawn(connection);
-    client
-}
-
-async fn table_exists(client: &tokio_postgres::Client, name: &str) -> bool {
-    client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
-        .await
-        .unwrap()
-        .get(0)
-}
+use crate::common::{connect, fresh_database, relation_exists as table_exists};
 
 #[tokio::test]
 async fn up_down_up_round_trips() {

@@ -61,6 +61,22 @@ pub async fn fresh_database() -> tokio_postgres::Config {
     config
 }
 
+/// A direct connection to `db`, its driver task spawned.
+pub async fn connect(db: &tokio_postgres::Config) -> tokio_postgres::Client {
+    let (client, connection) = db.connect(backend::db::tls::connector()).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Whether a table (or other relation) named `name` exists.
+pub async fn relation_exists(client: &tokio_postgres::Client, name: &str) -> bool {
+    client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// A running app: its address, state and database.
 pub struct TestApp {
     /// Where the app listens.
@@ -142,13 +158,7 @@ impl TestApp {
 
     /// A direct connection to the app's database, for assertions.
     pub async fn db_client(&self) -> tokio_postgres::Client {
-        let (client, connection) = self
-            .db
-            .connect(backend::db::tls::connector())
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client
+        connect(&self.db).await
     }
 
     /// Starts a graceful shutdown and waits for the server to finish.
