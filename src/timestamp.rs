@@ -4,6 +4,7 @@
 //! A small type of our own: it reads `timestamptz` straight from the wire and
 //! formats without a calendar library.
 
+use std::cell::Cell;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,30 +40,54 @@ impl Timestamp {
     }
 
     /// Writes the RFC 3339 form into a fixed buffer, without allocating.
+    ///
+    /// The date and time of day are kept per thread for the last second
+    /// formatted: log lines come many to a second, and then only the
+    /// microseconds are new.
     pub fn to_rfc3339(self) -> Rfc3339 {
-        let days = self.0.div_euclid(86_400_000_000);
-        let micros_of_day = self.0.rem_euclid(86_400_000_000);
-        let (year, month, day) = civil_from_days(days);
-        let secs = micros_of_day / 1_000_000;
-        let micros = micros_of_day % 1_000_000;
+        let second = self.0.div_euclid(1_000_000);
+        let micros = self.0.rem_euclid(1_000_000);
         let mut buf = [0u8; 27];
-        let year = year.clamp(0, 9999);
-        put(&mut buf[0..4], year);
-        buf[4] = b'-';
-        put(&mut buf[5..7], month);
-        buf[7] = b'-';
-        put(&mut buf[8..10], day);
-        buf[10] = b'T';
-        put(&mut buf[11..13], secs / 3600);
-        buf[13] = b':';
-        put(&mut buf[14..16], secs / 60 % 60);
-        buf[16] = b':';
-        put(&mut buf[17..19], secs % 60);
+        let prefix = LAST_SECOND.with(|cache| {
+            let (cached, prefix) = cache.get();
+            if cached == second {
+                return prefix;
+            }
+            let prefix = second_prefix(second);
+            cache.set((second, prefix));
+            prefix
+        });
+        buf[..19].copy_from_slice(&prefix);
         buf[19] = b'.';
         put(&mut buf[20..26], micros);
         buf[26] = b'Z';
         Rfc3339(buf)
     }
+}
+
+thread_local! {
+    /// The last second formatted on this thread, and its `YYYY-MM-DDTHH:MM:SS`.
+    static LAST_SECOND: Cell<(i64, [u8; 19])> = const { Cell::new((i64::MIN, [0; 19])) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of the second `second` seconds after the epoch.
+fn second_prefix(second: i64) -> [u8; 19] {
+    let days = second.div_euclid(86_400);
+    let secs = second.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let mut buf = [0u8; 19];
+    put(&mut buf[0..4], year.clamp(0, 9999));
+    buf[4] = b'-';
+    put(&mut buf[5..7], month);
+    buf[7] = b'-';
+    put(&mut buf[8..10], day);
+    buf[10] = b'T';
+    put(&mut buf[11..13], secs / 3600);
+    buf[13] = b':';
+    put(&mut buf[14..16], secs / 60 % 60);
+    buf[16] = b':';
+    put(&mut buf[17..19], secs % 60);
+    buf
 }
 
 /// A formatted timestamp: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
@@ -157,6 +182,24 @@ mod tests {
             (951_782_400_000_001, "2000-02-29T00:00:00.000001Z"),
             (-1, "1969-12-31T23:59:59.999999Z"),
             (4_102_444_799_999_999, "2099-12-31T23:59:59.999999Z"),
+        ];
+        for (micros, text) in cases {
+            assert_eq!(Timestamp::from_unix_micros(micros).to_string(), text);
+        }
+    }
+
+    #[test]
+    fn the_per_thread_second_cache_never_serves_a_stale_second() {
+        // Same second twice, then its neighbours on either side, then back.
+        let base = 1_795_949_599_000_000;
+        let cases = [
+            (base + 1, "2026-11-29T10:53:19.000001Z"),
+            (base + 999_999, "2026-11-29T10:53:19.999999Z"),
+            (base + 1_000_000, "2026-11-29T10:53:20.000000Z"),
+            (base - 1, "2026-11-29T10:53:18.999999Z"),
+            (base, "2026-11-29T10:53:19.000000Z"),
+            (-1_000_000, "1969-12-31T23:59:59.000000Z"),
+            (-999_999, "1969-12-31T23:59:59.000001Z"),
         ];
         for (micros, text) in cases {
             assert_eq!(Timestamp::from_unix_micros(micros).to_string(), text);
