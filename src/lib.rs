@@ -65,14 +65,26 @@ pub type Response = ::http::Response<Full<Bytes>>;
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// What every endpoint shares: the pool, the settings, the shutdown flag.
-/// Cloning is cheap (reference counts).
+/// Cloning is one reference count (endpoints clone it per request).
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`], reached through it by `Deref`.
+#[derive(Debug)]
+pub struct Shared {
     /// The database connection pool.
     pub pool: db::Pool,
     /// The settings the process started with.
-    pub settings: Arc<config::Settings>,
-    shutting_down: Arc<AtomicBool>,
+    pub settings: config::Settings,
+    shutting_down: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -80,11 +92,11 @@ impl AppState {
     /// database down.
     pub fn new(settings: config::Settings) -> Result<Self, deadpool_postgres::BuildError> {
         let pool = db::build_pool(&settings)?;
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             pool,
-            settings: Arc::new(settings),
-            shutting_down: Arc::new(AtomicBool::new(false)),
-        })
+            settings,
+            shutting_down: AtomicBool::new(false),
+        })))
     }
 
     /// Marks the start of a graceful shutdown; `/readyz` answers 503 from now.
@@ -139,7 +151,7 @@ pub fn app<B>(
     ::http::Request<B>,
     Response = Response,
     Error = std::convert::Infallible,
-    Future = BoxFuture<Result<Response, std::convert::Infallible>>,
+    Future: Send + 'static,
 > + Clone
 + Send
 + Sync
@@ -160,7 +172,7 @@ pub fn app_with_routes<B>(
     ::http::Request<B>,
     Response = Response,
     Error = std::convert::Infallible,
-    Future = BoxFuture<Result<Response, std::convert::Infallible>>,
+    Future: Send + 'static,
 > + Clone
 + Send
 + Sync

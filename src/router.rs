@@ -9,16 +9,19 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method};
-use tower::util::BoxCloneSyncService;
+use pin_project_lite::pin_project;
+use tower::util::{BoxCloneSyncService, Oneshot};
 use tower::{Service, ServiceExt};
 
 use crate::error::AppError;
-use crate::{AppState, BoxFuture, Request, Response};
+use crate::{AppState, Request, Response};
 
 /// An endpoint: a `tower` Service from a request to a response or an error.
 pub type Endpoint = BoxCloneSyncService<Request, Response, AppError>;
@@ -45,19 +48,43 @@ where
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatchedRoute(pub &'static str);
 
-/// Path parameters of the matched route, in request extensions, still
-/// percent-encoded as received.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PathParams(Vec<(String, String)>);
+/// The most parameters a route template may have.
+pub const MAX_PARAMS: usize = 4;
+
+/// Path parameters of the matched route, in request extensions: where each
+/// value lies in the request's path, still percent-encoded as received.
+///
+/// Positions rather than copies, so routing allocates nothing per request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PathParams {
+    template: &'static str,
+    spans: [(usize, usize); MAX_PARAMS],
+    len: usize,
+}
 
 impl PathParams {
-    /// The raw value of parameter `name`, if the route has it.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+    /// The raw value of parameter `name` in `path` (the request's path these
+    /// parameters were found in), if the route has it.
+    pub fn get<'p>(&self, path: &'p str, name: &str) -> Option<&'p str> {
+        let index = param_names(self.template).position(|n| n == name)?;
+        let (start, end) = *self.spans[..self.len].get(index)?;
+        path.get(start..end)
     }
+
+    /// Whether the route has no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The parameter names of a matchit template, in order (`{id}` -> `id`,
+/// `{*rest}` -> `rest`).
+fn param_names(template: &str) -> impl Iterator<Item = &str> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}'))
+        .map(|(name, _)| name.trim_start_matches('*'))
 }
 
 struct Route {
@@ -100,6 +127,10 @@ impl RouteTable {
         assert!(
             method != Method::HEAD,
             "HEAD is served by GET endpoints: {template}"
+        );
+        assert!(
+            !template.contains("{{") && param_names(template).count() <= MAX_PARAMS,
+            "route {template} has escaped braces or more than {MAX_PARAMS} parameters"
         );
         let index = match self.routes.iter().position(|r| r.template == template) {
             Some(index) => index,
@@ -197,13 +228,16 @@ impl Router {
                 AppError::MethodNotAllowed(route.allow.clone()),
             ));
         };
-        let params = PathParams(
-            matched
-                .params
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        );
+        let mut params = PathParams {
+            template: route.template,
+            ..PathParams::default()
+        };
+        for (span, (_, value)) in params.spans.iter_mut().zip(matched.params.iter()) {
+            // matchit's values are slices of `path`: record where.
+            let start = value.as_ptr().addr() - path.as_ptr().addr();
+            *span = (start, start + value.len());
+            params.len += 1;
+        }
         Ok((route.template, endpoint, params))
     }
 }
@@ -211,7 +245,7 @@ impl Router {
 impl Service<http::Request<Bytes>> for Router {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = RouterFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -225,20 +259,64 @@ impl Service<http::Request<Bytes>> for Router {
                 if let Some(template) = template {
                     response.extensions_mut().insert(MatchedRoute(template));
                 }
-                return Box::pin(std::future::ready(Ok(response)));
+                return RouterFuture {
+                    state: RouterState::Answered {
+                        response: Some(response),
+                    },
+                };
             }
         };
-        if !params.0.is_empty() {
+        if !params.is_empty() {
             req.extensions_mut().insert(params);
         }
-        Box::pin(async move {
-            let mut response = endpoint
-                .oneshot(req)
-                .await
-                .unwrap_or_else(AppError::into_response);
-            response.extensions_mut().insert(MatchedRoute(template));
-            Ok(response)
-        })
+        RouterFuture {
+            state: RouterState::Routed {
+                inner: endpoint.oneshot(req),
+                template,
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response of [`Router`]: the endpoint's (its error rendered into a
+    /// response), tagged with the route; or the router's own 404 / 405.
+    pub struct RouterFuture {
+        #[pin]
+        state: RouterState,
+    }
+}
+
+pin_project! {
+    #[project = RouterProjection]
+    enum RouterState {
+        /// The endpoint is serving the request.
+        Routed {
+            #[pin]
+            inner: Oneshot<Endpoint, Request>,
+            template: &'static str,
+        },
+        /// Answered without an endpoint; taken when polled.
+        Answered {
+            response: Option<Response>,
+        },
+    }
+}
+
+impl Future for RouterFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            RouterProjection::Routed { inner, template } => {
+                let mut response = ready!(inner.poll(cx)).unwrap_or_else(AppError::into_response);
+                response.extensions_mut().insert(MatchedRoute(template));
+                Poll::Ready(Ok(response))
+            }
+            RouterProjection::Answered { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+        }
     }
 }
 
@@ -269,11 +347,35 @@ mod tests {
         let router = table();
         let (template, _, params) = router.lookup(&Method::GET, "/items/42").unwrap();
         assert_eq!(template, "/items/{id}");
-        assert_eq!(params.get("id"), Some("42"));
-        assert_eq!(params.get("other"), None);
+        assert_eq!(params.get("/items/42", "id"), Some("42"));
+        assert_eq!(params.get("/items/42", "other"), None);
         let (template, _, params) = router.lookup(&Method::POST, "/items").unwrap();
         assert_eq!(template, "/items");
-        assert_eq!(params, PathParams::default());
+        assert!(params.is_empty());
+        assert_eq!(params.get("/items", "id"), None);
+    }
+
+    #[test]
+    fn several_parameters_are_found_by_name_still_encoded() {
+        let router = Router::new(
+            RouteTable::new()
+                .route("/a/{first}/b/{second}", Method::GET, service_fn(ok))
+                .route("/files/{*rest}", Method::GET, service_fn(ok)),
+        );
+        let path = "/a/x%20y/b/%E2%9C%93";
+        let (_, _, params) = router.lookup(&Method::GET, path).unwrap();
+        assert_eq!(params.get(path, "first"), Some("x%20y"));
+        assert_eq!(params.get(path, "second"), Some("%E2%9C%93"));
+        assert_eq!(params.get(path, "third"), None);
+        let path = "/files/docs/guide.md";
+        let (_, _, params) = router.lookup(&Method::GET, path).unwrap();
+        assert_eq!(params.get(path, "rest"), Some("docs/guide.md"));
+    }
+
+    #[test]
+    #[should_panic(expected = "more than 4 parameters")]
+    fn too_many_parameters_fail_at_start_up() {
+        let _ = RouteTable::new().route("/{a}/{b}/{c}/{d}/{e}", Method::GET, service_fn(ok));
     }
 
     #[test]
@@ -346,7 +448,9 @@ mod tests {
         let id = req
             .extensions()
             .get::<PathParams>()
-            .map_or("-".to_owned(), |p| p.get("id").unwrap_or("?").to_owned());
+            .map_or("-".to_owned(), |p| {
+                p.get(req.uri().path(), "id").unwrap_or("?").to_owned()
+            });
         std::future::ready(Ok(Response::new(http_body_util::Full::new(Bytes::from(
             id,
         )))))

@@ -17,7 +17,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{AppState, BoxFuture, Response};
+use crate::{AppState, Response};
 
 /// The largest request head (request line and headers) accepted over
 /// HTTP/1.1; larger ones get hyper's 431.
@@ -45,15 +45,12 @@ pub async fn serve_app<S>(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
-    S: tower::Service<
-            http::Request<Incoming>,
-            Response = Response,
-            Error = Infallible,
-            Future = BoxFuture<Result<Response, Infallible>>,
-        > + Clone
+    S: tower::Service<http::Request<Incoming>, Response = Response, Error = Infallible>
+        + Clone
         + Send
         + Sync
         + 'static,
+    S::Future: Send + 'static,
 {
     let graceful = GracefulShutdown::new();
     let header_timeout = state.settings.header_read_timeout;
@@ -99,15 +96,12 @@ enum Protocol {
 
 async fn serve_connection<S>(stream: TcpStream, app: S, watcher: Watcher, header_timeout: Duration)
 where
-    S: tower::Service<
-            http::Request<Incoming>,
-            Response = Response,
-            Error = Infallible,
-            Future = BoxFuture<Result<Response, Infallible>>,
-        > + Clone
+    S: tower::Service<http::Request<Incoming>, Response = Response, Error = Infallible>
+        + Clone
         + Send
         + Sync
         + 'static,
+    S::Future: Send + 'static,
 {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "could not set TCP_NODELAY");

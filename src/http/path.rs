@@ -13,7 +13,7 @@ pub fn uuid_param(req: &Request, name: &'static str) -> Result<Uuid, AppError> {
     let raw = req
         .extensions()
         .get::<PathParams>()
-        .and_then(|p| p.get(name))
+        .and_then(|p| p.get(req.uri().path(), name))
         .unwrap_or("");
     percent_decode_path(raw)
         .and_then(|text| parse_hyphenated_uuid(&text))
@@ -77,7 +77,10 @@ mod tests {
             tower::service_fn(|_: Request| async { Ok(crate::Response::default()) }),
         ));
         let (_, _, params) = router.lookup(&http::Method::GET, path).unwrap();
-        let mut request = Request::new(bytes::Bytes::new());
+        let mut request = http::Request::builder()
+            .uri(path)
+            .body(bytes::Bytes::new())
+            .unwrap();
         request.extensions_mut().insert(params);
         request
     }

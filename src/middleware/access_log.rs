@@ -6,17 +6,20 @@
 //! underlying cause is logged here, at ERROR, in the same span.
 
 use std::convert::Infallible;
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use http::Request;
+use http::{Method, Request};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tracing::Instrument;
+use tracing::Span;
 
 use super::request_id::RequestId;
+use crate::Response;
 use crate::error::ErrorSlot;
 use crate::router::MatchedRoute;
-use crate::{BoxFuture, Response};
 
 /// Applies [`AccessLogService`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,11 +42,10 @@ pub struct AccessLogService<S> {
 impl<S, B> Service<Request<B>> for AccessLogService<S>
 where
     S: Service<Request<B>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = AccessLogFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -57,35 +59,58 @@ where
             .map_or("", RequestId::as_str);
         let span = tracing::info_span!("request", request_id = request_id);
         let method = req.method().clone();
-        let future = span.in_scope(|| self.inner.call(req));
-        Box::pin(
-            async move {
-                let response = future.await?;
-                let status = response.status();
-                if status.is_server_error() {
-                    if let Some(slot) = response.extensions().get::<ErrorSlot>() {
-                        if let Some(Some(cause)) =
-                            slot.inspect(crate::error::AppError::source_chain)
-                        {
-                            tracing::error!(error = %cause, "request failed");
-                        }
-                    }
+        let inner = span.in_scope(|| self.inner.call(req));
+        AccessLogFuture {
+            inner,
+            span,
+            start,
+            method,
+        }
+    }
+}
+
+pin_project! {
+    /// The response of [`AccessLogService`]: polled inside the request's
+    /// span, logged when it is ready.
+    pub struct AccessLogFuture<F> {
+        #[pin]
+        inner: F,
+        span: Span,
+        start: Instant,
+        method: Method,
+    }
+}
+
+impl<F> Future for AccessLogFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let response = ready!(this.inner.poll(cx))?;
+        let status = response.status();
+        if status.is_server_error() {
+            if let Some(slot) = response.extensions().get::<ErrorSlot>() {
+                if let Some(Some(cause)) = slot.inspect(crate::error::AppError::source_chain) {
+                    tracing::error!(error = %cause, "request failed");
                 }
-                let route = response
-                    .extensions()
-                    .get::<MatchedRoute>()
-                    .map_or("-", |r| r.0);
-                let latency = start.elapsed();
-                tracing::info!(
-                    method = method.as_str(),
-                    route,
-                    status = status.as_u16(),
-                    latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-                    "request"
-                );
-                Ok(response)
             }
-            .instrument(span),
-        )
+        }
+        let route = response
+            .extensions()
+            .get::<MatchedRoute>()
+            .map_or("-", |r| r.0);
+        let latency = this.start.elapsed();
+        tracing::info!(
+            method = this.method.as_str(),
+            route,
+            status = status.as_u16(),
+            latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
+        Poll::Ready(Ok(response))
     }
 }

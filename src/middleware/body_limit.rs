@@ -8,12 +8,15 @@
 //! bytes than it sent.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, header};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::timeout::RequestDeadline;
@@ -60,7 +63,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = BodyLimitFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -74,41 +77,95 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
-            return Box::pin(std::future::ready(Ok(
-                AppError::PayloadTooLarge(limit).into_response()
-            )));
+            return BodyLimitFuture {
+                state: BodyLimitState::Refused {
+                    response: Some(AppError::PayloadTooLarge(limit).into_response()),
+                },
+            };
         }
         let deadline = req.extensions().get::<RequestDeadline>().map(|d| d.0);
         let (parts, body) = req.into_parts();
         if body.is_end_stream() {
-            return Box::pin(self.inner.call(Request::from_parts(parts, Bytes::new())));
+            return BodyLimitFuture {
+                state: BodyLimitState::Inner {
+                    inner: self.inner.call(Request::from_parts(parts, Bytes::new())),
+                },
+            };
         }
         // The inner service is called only once the body is in; take a ready
         // clone so `self` stays usable, as tower's contract asks.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let collect = Limited::new(body, limit).collect();
-            let collected = match deadline {
-                Some(deadline) => match tokio::time::timeout_at(deadline, collect).await {
-                    Ok(result) => result,
-                    Err(_) => return Ok(AppError::BodyTimeout.into_response()),
-                },
-                None => collect.await,
-            };
-            let bytes = match collected {
-                Ok(collected) => collected.to_bytes(),
-                Err(e) if e.is::<LengthLimitError>() => {
-                    return Ok(AppError::PayloadTooLarge(limit).into_response());
-                }
-                Err(_) => {
-                    return Ok(AppError::MalformedBody(
-                        "the request body could not be read".into(),
-                    )
-                    .into_response());
-                }
-            };
-            inner.call(Request::from_parts(parts, bytes)).await
-        })
+        BodyLimitFuture {
+            state: BodyLimitState::Collecting {
+                future: Box::pin(async move {
+                    let collect = Limited::new(body, limit).collect();
+                    let collected = match deadline {
+                        Some(deadline) => match tokio::time::timeout_at(deadline, collect).await {
+                            Ok(result) => result,
+                            Err(_) => return Ok(AppError::BodyTimeout.into_response()),
+                        },
+                        None => collect.await,
+                    };
+                    let bytes = match collected {
+                        Ok(collected) => collected.to_bytes(),
+                        Err(e) if e.is::<LengthLimitError>() => {
+                            return Ok(AppError::PayloadTooLarge(limit).into_response());
+                        }
+                        Err(_) => {
+                            return Ok(AppError::MalformedBody(
+                                "the request body could not be read".into(),
+                            )
+                            .into_response());
+                        }
+                    };
+                    inner.call(Request::from_parts(parts, bytes)).await
+                }),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response of [`BodyLimitService`].
+    pub struct BodyLimitFuture<F> {
+        #[pin]
+        state: BodyLimitState<F>,
+    }
+}
+
+pin_project! {
+    #[project = BodyLimitProjection]
+    enum BodyLimitState<F> {
+        /// No body to read: straight to the inner service.
+        Inner {
+            #[pin]
+            inner: F,
+        },
+        /// Reading the body, then calling the inner service.
+        Collecting {
+            future: BoxFuture<Result<Response, Infallible>>,
+        },
+        /// Refused before reading; the 413, taken when polled.
+        Refused {
+            response: Option<Response>,
+        },
+    }
+}
+
+impl<F> Future for BodyLimitFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            BodyLimitProjection::Inner { inner } => inner.poll(cx),
+            BodyLimitProjection::Collecting { future } => future.as_mut().poll(cx),
+            BodyLimitProjection::Refused { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+        }
     }
 }

@@ -12,10 +12,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::Request;
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use crate::Response;
 use crate::error::AppError;
-use crate::{BoxFuture, Response};
 
 /// Applies [`CatchPanicService`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,11 +39,10 @@ pub struct CatchPanicService<S> {
 impl<S, B> Service<Request<B>> for CatchPanicService<S>
 where
     S: Service<Request<B>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = CatchPanicFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -50,25 +50,59 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         match catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
-            Ok(future) => Box::pin(CatchUnwind(Box::pin(future))),
-            Err(payload) => Box::pin(std::future::ready(Ok(panic_response(&payload)))),
+            Ok(inner) => CatchPanicFuture {
+                state: CatchPanicState::Running { inner },
+            },
+            Err(payload) => CatchPanicFuture {
+                state: CatchPanicState::Panicked {
+                    response: Some(panic_response(&payload)),
+                },
+            },
         }
     }
 }
 
-struct CatchUnwind<F>(Pin<Box<F>>);
+pin_project! {
+    /// The response of [`CatchPanicService`]: the inner one, or a 500 if
+    /// calling or polling it panicked.
+    pub struct CatchPanicFuture<F> {
+        #[pin]
+        state: CatchPanicState<F>,
+    }
+}
 
-impl<F> Future for CatchUnwind<F>
+pin_project! {
+    #[project = CatchPanicProjection]
+    enum CatchPanicState<F> {
+        /// The inner future, polled under `catch_unwind`.
+        Running {
+            #[pin]
+            inner: F,
+        },
+        /// The call panicked; the 500, taken when polled.
+        Panicked {
+            response: Option<Response>,
+        },
+    }
+}
+
+impl<F> Future for CatchPanicFuture<F>
 where
     F: Future<Output = Result<Response, Infallible>>,
 {
     type Output = Result<Response, Infallible>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(poll) => poll,
-            Err(payload) => Poll::Ready(Ok(panic_response(&payload))),
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            CatchPanicProjection::Running { inner } => {
+                match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+                    Ok(poll) => poll,
+                    Err(payload) => Poll::Ready(Ok(panic_response(&payload))),
+                }
+            }
+            CatchPanicProjection::Panicked { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
         }
     }
 }

@@ -8,13 +8,16 @@
 //! router untouched.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use http::{HeaderValue, Method, Request, StatusCode, header};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::{BoxFuture, Response};
+use crate::Response;
 
 static ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, PATCH, DELETE");
 static ALLOW_HEADERS: HeaderValue = HeaderValue::from_static("content-type, x-request-id");
@@ -59,11 +62,10 @@ pub struct CorsService<S> {
 impl<S, B> Service<Request<B>> for CorsService<S>
 where
     S: Service<Request<B>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = CorsFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -71,7 +73,12 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         if self.origins.is_empty() {
-            return Box::pin(self.inner.call(req));
+            return CorsFuture {
+                state: CorsState::Inner {
+                    inner: self.inner.call(req),
+                    marks: Marks::None,
+                },
+            };
         }
         let origin = req
             .headers()
@@ -79,12 +86,12 @@ where
             .filter(|o| self.origins.contains(o))
             .cloned();
         let Some(origin) = origin else {
-            let future = self.inner.call(req);
-            return Box::pin(async move {
-                let mut response = future.await?;
-                response.headers_mut().append(header::VARY, VARY.clone());
-                Ok(response)
-            });
+            return CorsFuture {
+                state: CorsState::Inner {
+                    inner: self.inner.call(req),
+                    marks: Marks::Vary,
+                },
+            };
         };
         let preflight = req.method() == Method::OPTIONS
             && req
@@ -98,19 +105,85 @@ where
             headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS.clone());
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE.clone());
             headers.append(header::VARY, VARY.clone());
-            return Box::pin(std::future::ready(Ok(response)));
+            return CorsFuture {
+                state: CorsState::Preflight {
+                    response: Some(response),
+                },
+            };
         }
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let mut response = future.await?;
-            let headers = response.headers_mut();
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            headers.insert(
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                EXPOSE_HEADERS.clone(),
-            );
-            headers.append(header::VARY, VARY.clone());
-            Ok(response)
-        })
+        CorsFuture {
+            state: CorsState::Inner {
+                inner: self.inner.call(req),
+                marks: Marks::Allowed(origin),
+            },
+        }
+    }
+}
+
+/// What a response passed through [`CorsService`] gets added.
+enum Marks {
+    /// Nothing: CORS is closed.
+    None,
+    /// `vary: origin`: the answer depends on the origin, which is not allowed.
+    Vary,
+    /// The headers of an allowed origin.
+    Allowed(HeaderValue),
+}
+
+pin_project! {
+    /// The response of [`CorsService`]: a preflight answered at once, or the
+    /// inner response, marked.
+    pub struct CorsFuture<F> {
+        #[pin]
+        state: CorsState<F>,
+    }
+}
+
+pin_project! {
+    #[project = CorsProjection]
+    enum CorsState<F> {
+        /// A preflight's answer, taken when polled.
+        Preflight {
+            response: Option<Response>,
+        },
+        /// The inner service's answer, and what to add to it.
+        Inner {
+            #[pin]
+            inner: F,
+            marks: Marks,
+        },
+    }
+}
+
+impl<F> Future for CorsFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (inner, marks) = match self.project().state.project() {
+            CorsProjection::Preflight { response } => {
+                return Poll::Ready(Ok(response.take().expect("polled after completion")));
+            }
+            CorsProjection::Inner { inner, marks } => (inner, marks),
+        };
+        let mut response = ready!(inner.poll(cx))?;
+        let headers = response.headers_mut();
+        match std::mem::replace(marks, Marks::None) {
+            Marks::None => {}
+            Marks::Vary => {
+                headers.append(header::VARY, VARY.clone());
+            }
+            Marks::Allowed(origin) => {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                headers.insert(
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    EXPOSE_HEADERS.clone(),
+                );
+                headers.append(header::VARY, VARY.clone());
+            }
+        }
+        Poll::Ready(Ok(response))
     }
 }

@@ -5,15 +5,18 @@
 //! drops the body after every other layer has had its say.
 
 use std::convert::Infallible;
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, header};
 use http_body::Body;
 use http_body_util::Full;
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::{BoxFuture, Response};
+use crate::Response;
 
 /// Applies [`HeadService`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,30 +39,48 @@ pub struct HeadService<S> {
 impl<S, B> Service<Request<B>> for HeadService<S>
 where
     S: Service<Request<B>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = HeadFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let is_head = req.method() == Method::HEAD;
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let mut response = future.await?;
-            if !is_head {
-                return Ok(response);
-            }
+        HeadFuture {
+            is_head: req.method() == Method::HEAD,
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project! {
+    /// The response of [`HeadService`]: the inner one, bodiless for `HEAD`.
+    pub struct HeadFuture<F> {
+        #[pin]
+        inner: F,
+        is_head: bool,
+    }
+}
+
+impl<F> Future for HeadFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if *this.is_head {
             let length = response.body().size_hint().exact().unwrap_or(0);
             response
                 .headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
             *response.body_mut() = Full::new(Bytes::new());
-            Ok(response)
-        })
+        }
+        Poll::Ready(Ok(response))
     }
 }

@@ -7,16 +7,19 @@
 //! is the one place that decides how it looks on the wire.
 
 use std::convert::Infallible;
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, header};
+use http::{HeaderValue, Request, Uri, header};
 use http_body_util::Full;
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::request_id::RequestId;
+use crate::Response;
 use crate::error::ErrorSlot;
-use crate::{BoxFuture, Response};
 
 /// `application/problem+json`.
 pub static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
@@ -42,11 +45,10 @@ pub struct ProblemService<S> {
 impl<S, B> Service<Request<B>> for ProblemService<S>
 where
     S: Service<Request<B>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = ProblemFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -57,22 +59,46 @@ where
         // bytes, so keeping it costs no copy.
         let uri = req.uri().clone();
         let id = req.extensions().get::<RequestId>().cloned();
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let mut response = future.await?;
-            let Some(slot) = response.extensions_mut().remove::<ErrorSlot>() else {
-                return Ok(response);
-            };
-            let Some(error) = slot.take() else {
-                return Ok(response);
-            };
-            let request_id = id.as_ref().map_or("", RequestId::as_str);
-            let body = error.problem_body(uri.path(), request_id);
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, PROBLEM_JSON.clone());
-            *response.body_mut() = Full::new(Bytes::from(body));
-            Ok(response)
-        })
+        ProblemFuture {
+            inner: self.inner.call(req),
+            uri,
+            id,
+        }
+    }
+}
+
+pin_project! {
+    /// The response of [`ProblemService`], its error (if any) rendered.
+    pub struct ProblemFuture<F> {
+        #[pin]
+        inner: F,
+        uri: Uri,
+        id: Option<RequestId>,
+    }
+}
+
+impl<F> Future for ProblemFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        let Some(error) = response
+            .extensions_mut()
+            .remove::<ErrorSlot>()
+            .and_then(|slot| slot.take())
+        else {
+            return Poll::Ready(Ok(response));
+        };
+        let request_id = this.id.as_ref().map_or("", RequestId::as_str);
+        let body = error.problem_body(this.uri.path(), request_id);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, PROBLEM_JSON.clone());
+        *response.body_mut() = Full::new(Bytes::from(body));
+        Poll::Ready(Ok(response))
     }
 }

@@ -6,12 +6,15 @@
 
 use std::cell::Cell;
 use std::convert::Infallible;
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use http::{HeaderName, HeaderValue, Request};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::{BoxFuture, Response};
+use crate::Response;
 
 /// The `x-request-id` header.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -104,11 +107,10 @@ pub struct RequestIdService<S> {
 impl<S, B> Service<Request<B>> for RequestIdService<S>
 where
     S: Service<Request<B>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = RequestIdFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -120,14 +122,37 @@ where
             .get(&X_REQUEST_ID)
             .and_then(RequestId::parse)
             .unwrap_or_else(RequestId::generate);
-        let header = id.0.clone();
+        let header = Some(id.0.clone());
         req.extensions_mut().insert(id);
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let mut response = future.await?;
+        RequestIdFuture {
+            inner: self.inner.call(req),
+            header,
+        }
+    }
+}
+
+pin_project! {
+    /// The response of [`RequestIdService`], with `x-request-id` set.
+    pub struct RequestIdFuture<F> {
+        #[pin]
+        inner: F,
+        header: Option<HeaderValue>,
+    }
+}
+
+impl<F> Future for RequestIdFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(header) = this.header.take() {
             response.headers_mut().insert(X_REQUEST_ID.clone(), header);
-            Ok(response)
-        })
+        }
+        Poll::Ready(Ok(response))
     }
 }
 

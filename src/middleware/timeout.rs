@@ -7,14 +7,17 @@
 //! finished its upload (408) from a slow server (504).
 
 use std::convert::Infallible;
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use http::Request;
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use crate::Response;
 use crate::error::AppError;
-use crate::{BoxFuture, Response};
 
 /// When the request must be answered by; in request extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,11 +57,10 @@ pub struct TimeoutService<S> {
 impl<S, B> Service<Request<B>> for TimeoutService<S>
 where
     S: Service<Request<B>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = TimeoutFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -69,12 +71,31 @@ where
         req.extensions_mut().insert(RequestDeadline(deadline));
         // Timeout polls the inner future first: an inner answer due at the
         // same instant (the body reader's 408) wins over this 504.
-        let future = tokio::time::timeout_at(deadline, self.inner.call(req));
-        Box::pin(async move {
-            match future.await {
-                Ok(result) => result,
-                Err(_elapsed) => Ok(AppError::Timeout.into_response()),
-            }
-        })
+        TimeoutFuture {
+            inner: tokio::time::timeout_at(deadline, self.inner.call(req)),
+        }
+    }
+}
+
+pin_project! {
+    /// The response of [`TimeoutService`]: the inner one, or a `timeout`
+    /// problem at the deadline.
+    pub struct TimeoutFuture<F> {
+        #[pin]
+        inner: tokio::time::Timeout<F>,
+    }
+}
+
+impl<F> Future for TimeoutFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match ready!(self.project().inner.poll(cx)) {
+            Ok(result) => Poll::Ready(result),
+            Err(_elapsed) => Poll::Ready(Ok(AppError::Timeout.into_response())),
+        }
     }
 }
