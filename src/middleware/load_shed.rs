@@ -3,27 +3,75 @@
 //! queueing without bound.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
 
 use http::Request;
-use tokio::sync::Semaphore;
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use crate::Response;
 use crate::error::AppError;
-use crate::{BoxFuture, Response};
+
+/// How many requests are in flight, out of how many allowed; shared by
+/// every connection.
+///
+/// A counter rather than a semaphore: requests never wait for a place, and
+/// giving a semaphore permit back takes its waiters' lock every time.
+#[derive(Debug)]
+struct Budget {
+    in_flight: AtomicUsize,
+    max: usize,
+}
+
+impl Budget {
+    /// A place for one more request, unless `max` are in flight.
+    fn try_admit(self: &Arc<Self>) -> Option<Admission> {
+        let mut current = self.in_flight.load(Ordering::Relaxed);
+        loop {
+            if current >= self.max {
+                return None;
+            }
+            match self.in_flight.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(Admission(Arc::clone(self))),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+/// One admitted request's place in the [`Budget`], given back on drop.
+#[derive(Debug)]
+struct Admission(Arc<Budget>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Release);
+    }
+}
 
 /// Applies [`LoadShedService`], sharing one budget across all connections.
 #[derive(Debug, Clone)]
 pub struct LoadShedLayer {
-    permits: Arc<Semaphore>,
+    budget: Arc<Budget>,
 }
 
 impl LoadShedLayer {
     /// A layer admitting at most `max` concurrent requests.
     pub fn new(max: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(max)),
+            budget: Arc::new(Budget {
+                in_flight: AtomicUsize::new(0),
+                max,
+            }),
         }
     }
 }
@@ -34,42 +82,140 @@ impl<S> Layer<S> for LoadShedLayer {
     fn layer(&self, inner: S) -> Self::Service {
         LoadShedService {
             inner,
-            permits: Arc::clone(&self.permits),
+            budget: Arc::clone(&self.budget),
         }
     }
 }
 
-/// Admits a request if a permit is free, refuses it otherwise.
+/// Admits a request if the budget has a place, refuses it otherwise.
 #[derive(Debug, Clone)]
 pub struct LoadShedService<S> {
     inner: S,
-    permits: Arc<Semaphore>,
+    budget: Arc<Budget>,
 }
 
 impl<S, B> Service<Request<B>> for LoadShedService<S>
 where
     S: Service<Request<B>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Response, Infallible>>;
+    type Future = LoadShedFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
-            return Box::pin(std::future::ready(Ok(
-                AppError::overloaded().into_response()
-            )));
-        };
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let response = future.await;
-            drop(permit);
-            response
-        })
+        match self.budget.try_admit() {
+            Some(admission) => LoadShedFuture {
+                state: LoadShedState::Admitted {
+                    inner: self.inner.call(req),
+                    admission: Some(admission),
+                },
+            },
+            None => LoadShedFuture {
+                state: LoadShedState::Refused {
+                    response: Some(AppError::overloaded().into_response()),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response of [`LoadShedService`]: the inner one, holding its place
+    /// until it is ready, or the refusal.
+    pub struct LoadShedFuture<F> {
+        #[pin]
+        state: LoadShedState<F>,
+    }
+}
+
+pin_project! {
+    #[project = LoadShedProjection]
+    enum LoadShedState<F> {
+        /// Admitted: the place is given back when the response is ready
+        /// (or the request abandoned).
+        Admitted {
+            #[pin]
+            inner: F,
+            admission: Option<Admission>,
+        },
+        /// Over the limit; the 503, taken when polled.
+        Refused {
+            response: Option<Response>,
+        },
+    }
+}
+
+impl<F> Future for LoadShedFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            LoadShedProjection::Admitted { inner, admission } => {
+                let response = ready!(inner.poll(cx));
+                drop(admission.take());
+                Poll::Ready(response)
+            }
+            LoadShedProjection::Refused { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admits_up_to_the_budget_and_again_once_places_are_given_back() {
+        let budget = Arc::new(Budget {
+            in_flight: AtomicUsize::new(0),
+            max: 2,
+        });
+        let first = budget.try_admit().expect("first");
+        let second = budget.try_admit().expect("second");
+        assert!(budget.try_admit().is_none(), "over the budget");
+        drop(first);
+        let third = budget.try_admit().expect("a place was given back");
+        assert!(budget.try_admit().is_none());
+        drop((second, third));
+        assert_eq!(budget.in_flight.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn concurrent_admissions_never_exceed_the_budget() {
+        let budget = Arc::new(Budget {
+            in_flight: AtomicUsize::new(0),
+            max: 3,
+        });
+        let peak = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (budget, peak) = (Arc::clone(&budget), Arc::clone(&peak));
+                std::thread::spawn(move || {
+                    let mut admitted = 0;
+                    for _ in 0..20_000 {
+                        if let Some(admission) = budget.try_admit() {
+                            let now = budget.in_flight.load(Ordering::Relaxed);
+                            peak.fetch_max(now, Ordering::Relaxed);
+                            admitted += 1;
+                            drop(admission);
+                        }
+                    }
+                    admitted
+                })
+            })
+            .collect();
+        let admitted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert!(admitted > 0);
+        assert!(peak.load(Ordering::Relaxed) <= 3, "{peak:?}");
+        assert_eq!(budget.in_flight.load(Ordering::Relaxed), 0);
     }
 }
