@@ -71,9 +71,6 @@ equivalent=(
   # next_random: `(out << 64) | low` -> `^`: the low 64 bits of `out << 64`
   # are zero, so OR and XOR give the same value.
   '^src/middleware/request_id\.rs:.*replace \| with \^ in next_random'
-  # parse_hyphenated_uuid: `len == 36 && shaped` -> `||`: every string the
-  # shape check passes at another length is refused by Uuid::try_parse.
-  '^src/http/path\.rs:.*replace && with \|\| in parse_hyphenated_uuid'
 )
 
 join() { local IFS='|'; echo "$*"; }

@@ -57,7 +57,7 @@ pub const MAX_PARAMS: usize = 4;
 /// Positions rather than copies, so routing allocates nothing per request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PathParams {
-    template: &'static str,
+    names: [&'static str; MAX_PARAMS],
     spans: [(usize, usize); MAX_PARAMS],
     len: usize,
 }
@@ -66,8 +66,8 @@ impl PathParams {
     /// The raw value of parameter `name` in `path` (the request's path these
     /// parameters were found in), if the route has it.
     pub fn get<'p>(&self, path: &'p str, name: &str) -> Option<&'p str> {
-        let index = param_names(self.template).position(|n| n == name)?;
-        let (start, end) = *self.spans[..self.len].get(index)?;
+        let index = self.names[..self.len].iter().position(|n| *n == name)?;
+        let (start, end) = self.spans[index];
         path.get(start..end)
     }
 
@@ -89,6 +89,9 @@ fn param_names(template: &str) -> impl Iterator<Item = &str> {
 
 struct Route {
     template: &'static str,
+    /// The template's parameter names, in order (matchit reports values in
+    /// the same order).
+    params: [&'static str; MAX_PARAMS],
     endpoints: Vec<(Method, Endpoint)>,
     allow: HeaderValue,
 }
@@ -138,8 +141,13 @@ impl RouteTable {
                 if let Err(e) = self.matcher.insert(template, self.routes.len()) {
                     panic!("route {template} cannot be added: {e}");
                 }
+                let mut params = [""; MAX_PARAMS];
+                for (slot, name) in params.iter_mut().zip(param_names(template)) {
+                    *slot = name;
+                }
                 self.routes.push(Route {
                     template,
+                    params,
                     endpoints: Vec::new(),
                     allow: HeaderValue::from_static(""),
                 });
@@ -229,7 +237,7 @@ impl Router {
             ));
         };
         let mut params = PathParams {
-            template: route.template,
+            names: route.params,
             ..PathParams::default()
         };
         for (span, (_, value)) in params.spans.iter_mut().zip(matched.params.iter()) {
