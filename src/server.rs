@@ -13,11 +13,14 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::{AppState, Response};
+
+pub mod drain;
+
+use drain::{Drain, Watcher};
 
 /// The largest request head (request line and headers) accepted over
 /// HTTP/1.1; larger ones get hyper's 431.
@@ -52,7 +55,7 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let graceful = GracefulShutdown::new();
+    let graceful = Drain::new();
     let header_timeout = state.settings.header_read_timeout;
     tokio::pin!(shutdown);
     loop {

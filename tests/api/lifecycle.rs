@@ -48,6 +48,52 @@ async fn an_in_flight_request_completes_during_graceful_shutdown() {
 }
 
 #[tokio::test]
+async fn idle_keep_alive_connections_are_closed_at_once_on_shutdown() {
+    let app = spawn_app().await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "served first");
+        idle.push(stream);
+    }
+    // One connection accepted but silent: it has not sent a request yet.
+    let mut silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let shutdown = tokio::spawn(app.shutdown());
+    for mut stream in idle {
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf))
+            .await
+            .expect("closed by the drain, not left open")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "closed without another response");
+    }
+    // The silent one had sent nothing: it is closed too, having had nothing
+    // accepted (a client retries such a request on a new connection).
+    let _ = silent
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), silent.read_to_end(&mut response))
+        .await
+        .expect("closed, not left open");
+    assert!(response.is_empty(), "{response:?}");
+    tokio::time::timeout(Duration::from_secs(2), shutdown)
+        .await
+        .expect("the drain completes once every connection is closed")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
 async fn readiness_turns_503_once_shutdown_begins() {
     let app = spawn_app().await;
     let service = backend::app::<http_body_util::Empty<bytes::Bytes>>(&app.state);
