@@ -12,12 +12,12 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method};
 use pin_project_lite::pin_project;
-use tower::util::{BoxCloneSyncService, Oneshot};
+use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 use crate::error::AppError;
@@ -269,7 +269,7 @@ impl Service<http::Request<Bytes>> for Router {
                 }
                 return RouterFuture {
                     state: RouterState::Answered {
-                        response: Some(response),
+                        response: Some(Box::new(response)),
                     },
                 };
             }
@@ -277,14 +277,23 @@ impl Service<http::Request<Bytes>> for Router {
         if !params.is_empty() {
             req.extensions_mut().insert(params);
         }
+        // Call at once when the endpoint is ready (every `endpoint()` is), so
+        // the future the layers carry holds a boxed future, not the request;
+        // otherwise wait for readiness with the task's own waker.
+        let mut endpoint = endpoint;
+        let inner = match endpoint.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => endpoint.call(req),
+            Poll::Ready(Err(error)) => Box::pin(std::future::ready(Err(error))),
+            Poll::Pending => Box::pin(endpoint.oneshot(req)),
+        };
         RouterFuture {
-            state: RouterState::Routed {
-                inner: endpoint.oneshot(req),
-                template,
-            },
+            state: RouterState::Routed { inner, template },
         }
     }
 }
+
+/// An endpoint's response in the making.
+type EndpointFuture = Pin<Box<dyn Future<Output = Result<Response, AppError>> + Send>>;
 
 pin_project! {
     /// The response of [`Router`]: the endpoint's (its error rendered into a
@@ -300,13 +309,12 @@ pin_project! {
     enum RouterState {
         /// The endpoint is serving the request.
         Routed {
-            #[pin]
-            inner: Oneshot<Endpoint, Request>,
+            inner: EndpointFuture,
             template: &'static str,
         },
         /// Answered without an endpoint; taken when polled.
         Answered {
-            response: Option<Response>,
+            response: Option<Box<Response>>,
         },
     }
 }
@@ -317,12 +325,13 @@ impl Future for RouterFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             RouterProjection::Routed { inner, template } => {
-                let mut response = ready!(inner.poll(cx)).unwrap_or_else(AppError::into_response);
+                let mut response =
+                    ready!(inner.as_mut().poll(cx)).unwrap_or_else(AppError::into_response);
                 response.extensions_mut().insert(MatchedRoute(template));
                 Poll::Ready(Ok(response))
             }
             RouterProjection::Answered { response } => {
-                Poll::Ready(Ok(response.take().expect("polled after completion")))
+                Poll::Ready(Ok(*response.take().expect("polled after completion")))
             }
         }
     }
@@ -506,6 +515,46 @@ mod tests {
         assert_eq!(response.status(), 409);
         assert_eq!(route_of(&response), Some("/items/{id}"));
         assert!(response.extensions().get::<ErrorSlot>().is_some());
+    }
+
+    /// An endpoint that is not ready the first time it is asked, and answers
+    /// 200 only if it was asked again before being called.
+    #[derive(Clone, Default)]
+    struct SlowToStart {
+        asked: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Service<Request> for SlowToStart {
+        type Response = Response;
+        type Error = AppError;
+        type Future = std::future::Ready<Result<Response, AppError>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AppError>> {
+            if self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _req: Request) -> Self::Future {
+            let asked = self.asked.load(std::sync::atomic::Ordering::SeqCst);
+            let status = if asked >= 2 { 200 } else { 500 };
+            let mut response = Response::default();
+            *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+            std::future::ready(Ok(response))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_not_yet_ready_is_waited_for_then_called() {
+        let endpoint = SlowToStart::default();
+        let asked = Arc::clone(&endpoint.asked);
+        let router = Router::new(RouteTable::new().route("/slow", Method::GET, endpoint));
+        let response = call(&router, Method::GET, "/slow").await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(route_of(&response), Some("/slow"));
+        assert!(asked.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     }
 
     #[tokio::test]

@@ -79,7 +79,7 @@ where
         if declared.is_some_and(|n| n > limit as u64) {
             return BodyLimitFuture {
                 state: BodyLimitState::Refused {
-                    response: Some(AppError::PayloadTooLarge(limit).into_response()),
+                    response: Some(Box::new(AppError::PayloadTooLarge(limit).into_response())),
                 },
             };
         }
@@ -148,7 +148,7 @@ pin_project! {
         },
         /// Refused before reading; the 413, taken when polled.
         Refused {
-            response: Option<Response>,
+            response: Option<Box<Response>>,
         },
     }
 }
@@ -164,7 +164,7 @@ where
             BodyLimitProjection::Inner { inner } => inner.poll(cx),
             BodyLimitProjection::Collecting { future } => future.as_mut().poll(cx),
             BodyLimitProjection::Refused { response } => {
-                Poll::Ready(Ok(response.take().expect("polled after completion")))
+                Poll::Ready(Ok(*response.take().expect("polled after completion")))
             }
         }
     }

@@ -55,7 +55,7 @@ where
             },
             Err(payload) => CatchPanicFuture {
                 state: CatchPanicState::Panicked {
-                    response: Some(panic_response(&payload)),
+                    response: Some(Box::new(panic_response(&payload))),
                 },
             },
         }
@@ -81,7 +81,7 @@ pin_project! {
         },
         /// The call panicked; the 500, taken when polled.
         Panicked {
-            response: Option<Response>,
+            response: Option<Box<Response>>,
         },
     }
 }
@@ -101,7 +101,7 @@ where
                 }
             }
             CatchPanicProjection::Panicked { response } => {
-                Poll::Ready(Ok(response.take().expect("polled after completion")))
+                Poll::Ready(Ok(*response.take().expect("polled after completion")))
             }
         }
     }

@@ -107,7 +107,7 @@ where
             headers.append(header::VARY, VARY.clone());
             return CorsFuture {
                 state: CorsState::Preflight {
-                    response: Some(response),
+                    response: Some(Box::new(response)),
                 },
             };
         }
@@ -144,7 +144,7 @@ pin_project! {
     enum CorsState<F> {
         /// A preflight's answer, taken when polled.
         Preflight {
-            response: Option<Response>,
+            response: Option<Box<Response>>,
         },
         /// The inner service's answer, and what to add to it.
         Inner {
@@ -164,7 +164,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let (inner, marks) = match self.project().state.project() {
             CorsProjection::Preflight { response } => {
-                return Poll::Ready(Ok(response.take().expect("polled after completion")));
+                return Poll::Ready(Ok(*response.take().expect("polled after completion")));
             }
             CorsProjection::Inner { inner, marks } => (inner, marks),
         };

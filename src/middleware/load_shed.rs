@@ -116,7 +116,7 @@ where
             },
             None => LoadShedFuture {
                 state: LoadShedState::Refused {
-                    response: Some(AppError::overloaded().into_response()),
+                    response: Some(Box::new(AppError::overloaded().into_response())),
                 },
             },
         }
@@ -144,7 +144,7 @@ pin_project! {
         },
         /// Over the limit; the 503, taken when polled.
         Refused {
-            response: Option<Response>,
+            response: Option<Box<Response>>,
         },
     }
 }
@@ -163,7 +163,7 @@ where
                 Poll::Ready(response)
             }
             LoadShedProjection::Refused { response } => {
-                Poll::Ready(Ok(response.take().expect("polled after completion")))
+                Poll::Ready(Ok(*response.take().expect("polled after completion")))
             }
         }
     }
