@@ -13,14 +13,15 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::{AppState, Response};
 
 pub mod drain;
+pub mod glue;
 
 use drain::{Drain, Watcher};
+use glue::ConnectionService;
 
 /// The largest request head (request line and headers) accepted over
 /// HTTP/1.1; larger ones get hyper's 431.
@@ -114,7 +115,7 @@ where
         return;
     };
     let io = TokioIo::new(stream);
-    let service = TowerToHyperService::new(app);
+    let service = ConnectionService::new(app);
     let result = match protocol {
         Protocol::Http1 => {
             let connection = http1::Builder::new()
