@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 
 /// The same allocator as the `backend` binary, so ratios compare the stacks.
 #[global_allocator]
-static GLOBAL: backend::alloc::Allocator = backend::alloc::Allocator;
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Deserialize)]
 struct CreateBody {

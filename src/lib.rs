@@ -34,7 +34,6 @@ use http_body_util::Full;
 use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub mod alloc;
 pub mod config;
 pub mod db;
 pub mod error;

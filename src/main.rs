@@ -12,7 +12,7 @@ use backend::{AppState, server, telemetry};
 /// mimalloc everywhere: musl's allocator serialises threads, and glibc's
 /// showed as ~10% of the server's CPU in profiles under load.
 #[global_allocator]
-static GLOBAL: backend::alloc::Allocator = backend::alloc::Allocator;
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "\
 backend — a REST API for users over PostgreSQL
