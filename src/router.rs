@@ -21,7 +21,8 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 use crate::error::AppError;
-use crate::{AppState, Request, Response};
+use crate::middleware::future::Answer;
+use crate::{AppState, BoxFuture, Request, Response};
 
 /// An endpoint: a `tower` Service from a request to a response or an error.
 pub type Endpoint = BoxCloneSyncService<Request, Response, AppError>;
@@ -269,7 +270,7 @@ impl Service<http::Request<Bytes>> for Router {
                 }
                 return RouterFuture {
                     state: RouterState::Answered {
-                        response: Some(Box::new(response)),
+                        answer: Answer::new(response),
                     },
                 };
             }
@@ -292,9 +293,6 @@ impl Service<http::Request<Bytes>> for Router {
     }
 }
 
-/// An endpoint's response in the making.
-type EndpointFuture = Pin<Box<dyn Future<Output = Result<Response, AppError>> + Send>>;
-
 pin_project! {
     /// The response of [`Router`]: the endpoint's (its error rendered into a
     /// response), tagged with the route; or the router's own 404 / 405.
@@ -309,12 +307,12 @@ pin_project! {
     enum RouterState {
         /// The endpoint is serving the request.
         Routed {
-            inner: EndpointFuture,
+            inner: BoxFuture<Result<Response, AppError>>,
             template: &'static str,
         },
         /// Answered without an endpoint; taken when polled.
         Answered {
-            response: Option<Box<Response>>,
+            answer: Answer,
         },
     }
 }
@@ -330,9 +328,7 @@ impl Future for RouterFuture {
                 response.extensions_mut().insert(MatchedRoute(template));
                 Poll::Ready(Ok(response))
             }
-            RouterProjection::Answered { response } => {
-                Poll::Ready(Ok(*response.take().expect("polled after completion")))
-            }
+            RouterProjection::Answered { answer } => Pin::new(answer).poll(cx),
         }
     }
 }

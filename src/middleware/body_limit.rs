@@ -19,6 +19,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use super::future::Answer;
 use super::timeout::RequestDeadline;
 use crate::error::{AppError, BoxError};
 use crate::{BoxFuture, Response};
@@ -79,7 +80,7 @@ where
         if declared.is_some_and(|n| n > limit as u64) {
             return BodyLimitFuture {
                 state: BodyLimitState::Refused {
-                    response: Some(Box::new(AppError::PayloadTooLarge(limit).into_response())),
+                    answer: Answer::new(AppError::PayloadTooLarge(limit).into_response()),
                 },
             };
         }
@@ -148,7 +149,7 @@ pin_project! {
         },
         /// Refused before reading; the 413, taken when polled.
         Refused {
-            response: Option<Box<Response>>,
+            answer: Answer,
         },
     }
 }
@@ -163,9 +164,7 @@ where
         match self.project().state.project() {
             BodyLimitProjection::Inner { inner } => inner.poll(cx),
             BodyLimitProjection::Collecting { future } => future.as_mut().poll(cx),
-            BodyLimitProjection::Refused { response } => {
-                Poll::Ready(Ok(*response.take().expect("polled after completion")))
-            }
+            BodyLimitProjection::Refused { answer } => Pin::new(answer).poll(cx),
         }
     }
 }

@@ -15,6 +15,7 @@ use http::Request;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use super::future::Answer;
 use crate::Response;
 use crate::error::AppError;
 
@@ -55,7 +56,7 @@ where
             },
             Err(payload) => CatchPanicFuture {
                 state: CatchPanicState::Panicked {
-                    response: Some(Box::new(panic_response(&payload))),
+                    answer: Answer::new(panic_response(&payload)),
                 },
             },
         }
@@ -81,7 +82,7 @@ pin_project! {
         },
         /// The call panicked; the 500, taken when polled.
         Panicked {
-            response: Option<Box<Response>>,
+            answer: Answer,
         },
     }
 }
@@ -100,9 +101,7 @@ where
                     Err(payload) => Poll::Ready(Ok(panic_response(&payload))),
                 }
             }
-            CatchPanicProjection::Panicked { response } => {
-                Poll::Ready(Ok(*response.take().expect("polled after completion")))
-            }
+            CatchPanicProjection::Panicked { answer } => Pin::new(answer).poll(cx),
         }
     }
 }

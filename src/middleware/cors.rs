@@ -8,15 +8,13 @@
 //! router untouched.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::{HeaderValue, Method, Request, StatusCode, header};
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use super::future::{AnswerOr, Finish, Finishing};
 use crate::Response;
 
 static ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, PATCH, DELETE");
@@ -65,7 +63,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = CorsFuture<S::Future>;
+    type Future = AnswerOr<Finishing<S::Future, Marks>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -73,12 +71,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         if self.origins.is_empty() {
-            return CorsFuture {
-                state: CorsState::Inner {
-                    inner: self.inner.call(req),
-                    marks: Marks::None,
-                },
-            };
+            return AnswerOr::inner(Finishing::new(self.inner.call(req), Marks::None));
         }
         let origin = req
             .headers()
@@ -86,12 +79,7 @@ where
             .filter(|o| self.origins.contains(o))
             .cloned();
         let Some(origin) = origin else {
-            return CorsFuture {
-                state: CorsState::Inner {
-                    inner: self.inner.call(req),
-                    marks: Marks::Vary,
-                },
-            };
+            return AnswerOr::inner(Finishing::new(self.inner.call(req), Marks::Vary));
         };
         let preflight = req.method() == Method::OPTIONS
             && req
@@ -105,23 +93,15 @@ where
             headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS.clone());
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE.clone());
             headers.append(header::VARY, VARY.clone());
-            return CorsFuture {
-                state: CorsState::Preflight {
-                    response: Some(Box::new(response)),
-                },
-            };
+            return AnswerOr::answer(response);
         }
-        CorsFuture {
-            state: CorsState::Inner {
-                inner: self.inner.call(req),
-                marks: Marks::Allowed(origin),
-            },
-        }
+        AnswerOr::inner(Finishing::new(self.inner.call(req), Marks::Allowed(origin)))
     }
 }
 
 /// What a response passed through [`CorsService`] gets added.
-enum Marks {
+#[derive(Debug, Clone)]
+pub enum Marks {
     /// Nothing: CORS is closed.
     None,
     /// `vary: origin`: the answer depends on the origin, which is not allowed.
@@ -130,47 +110,10 @@ enum Marks {
     Allowed(HeaderValue),
 }
 
-pin_project! {
-    /// The response of [`CorsService`]: a preflight answered at once, or the
-    /// inner response, marked.
-    pub struct CorsFuture<F> {
-        #[pin]
-        state: CorsState<F>,
-    }
-}
-
-pin_project! {
-    #[project = CorsProjection]
-    enum CorsState<F> {
-        /// A preflight's answer, taken when polled.
-        Preflight {
-            response: Option<Box<Response>>,
-        },
-        /// The inner service's answer, and what to add to it.
-        Inner {
-            #[pin]
-            inner: F,
-            marks: Marks,
-        },
-    }
-}
-
-impl<F> Future for CorsFuture<F>
-where
-    F: Future<Output = Result<Response, Infallible>>,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (inner, marks) = match self.project().state.project() {
-            CorsProjection::Preflight { response } => {
-                return Poll::Ready(Ok(*response.take().expect("polled after completion")));
-            }
-            CorsProjection::Inner { inner, marks } => (inner, marks),
-        };
-        let mut response = ready!(inner.poll(cx))?;
+impl Finish for Marks {
+    fn finish(self, response: &mut Response) {
         let headers = response.headers_mut();
-        match std::mem::replace(marks, Marks::None) {
+        match self {
             Marks::None => {}
             Marks::Vary => {
                 headers.append(header::VARY, VARY.clone());
@@ -184,6 +127,5 @@ where
                 headers.append(header::VARY, VARY.clone());
             }
         }
-        Poll::Ready(Ok(response))
     }
 }

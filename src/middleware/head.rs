@@ -5,17 +5,15 @@
 //! drops the body after every other layer has had its say.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, header};
 use http_body::Body;
 use http_body_util::Full;
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use super::future::{Finish, Finishing};
 use crate::Response;
 
 /// Applies [`HeadService`].
@@ -42,45 +40,31 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = HeadFuture<S::Future>;
+    type Future = Finishing<S::Future, StripHeadBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        HeadFuture {
-            is_head: req.method() == Method::HEAD,
-            inner: self.inner.call(req),
-        }
+        let is_head = req.method() == Method::HEAD;
+        Finishing::new(self.inner.call(req), StripHeadBody(is_head))
     }
 }
 
-pin_project! {
-    /// The response of [`HeadService`]: the inner one, bodiless for `HEAD`.
-    pub struct HeadFuture<F> {
-        #[pin]
-        inner: F,
-        is_head: bool,
-    }
-}
+/// Drops the body of the response to a `HEAD` request (when `.0`), keeping
+/// its length in `content-length`.
+#[derive(Debug, Clone, Copy)]
+pub struct StripHeadBody(bool);
 
-impl<F> Future for HeadFuture<F>
-where
-    F: Future<Output = Result<Response, Infallible>>,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        if *this.is_head {
+impl Finish for StripHeadBody {
+    fn finish(self, response: &mut Response) {
+        if self.0 {
             let length = response.body().size_hint().exact().unwrap_or(0);
             response
                 .headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
             *response.body_mut() = Full::new(Bytes::new());
         }
-        Poll::Ready(Ok(response))
     }
 }

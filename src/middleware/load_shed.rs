@@ -3,16 +3,14 @@
 //! queueing without bound.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::Request;
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use super::future::{AnswerOr, Finish, Finishing};
 use crate::Response;
 use crate::error::AppError;
 
@@ -48,9 +46,14 @@ impl Budget {
     }
 }
 
-/// One admitted request's place in the [`Budget`], given back on drop.
+/// One admitted request's place in the budget, given back on drop: when the
+/// response is ready, or when the request is abandoned.
 #[derive(Debug)]
-struct Admission(Arc<Budget>);
+pub struct Admission(Arc<Budget>);
+
+impl Finish for Admission {
+    fn finish(self, _response: &mut Response) {}
+}
 
 impl Drop for Admission {
     fn drop(&mut self) {
@@ -100,7 +103,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = LoadShedFuture<S::Future>;
+    type Future = AnswerOr<Finishing<S::Future, Admission>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -108,63 +111,8 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         match self.budget.try_admit() {
-            Some(admission) => LoadShedFuture {
-                state: LoadShedState::Admitted {
-                    inner: self.inner.call(req),
-                    admission: Some(admission),
-                },
-            },
-            None => LoadShedFuture {
-                state: LoadShedState::Refused {
-                    response: Some(Box::new(AppError::overloaded().into_response())),
-                },
-            },
-        }
-    }
-}
-
-pin_project! {
-    /// The response of [`LoadShedService`]: the inner one, holding its place
-    /// until it is ready, or the refusal.
-    pub struct LoadShedFuture<F> {
-        #[pin]
-        state: LoadShedState<F>,
-    }
-}
-
-pin_project! {
-    #[project = LoadShedProjection]
-    enum LoadShedState<F> {
-        /// Admitted: the place is given back when the response is ready
-        /// (or the request abandoned).
-        Admitted {
-            #[pin]
-            inner: F,
-            admission: Option<Admission>,
-        },
-        /// Over the limit; the 503, taken when polled.
-        Refused {
-            response: Option<Box<Response>>,
-        },
-    }
-}
-
-impl<F> Future for LoadShedFuture<F>
-where
-    F: Future<Output = Result<Response, Infallible>>,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            LoadShedProjection::Admitted { inner, admission } => {
-                let response = ready!(inner.poll(cx));
-                drop(admission.take());
-                Poll::Ready(response)
-            }
-            LoadShedProjection::Refused { response } => {
-                Poll::Ready(Ok(*response.take().expect("polled after completion")))
-            }
+            Some(admission) => AnswerOr::inner(Finishing::new(self.inner.call(req), admission)),
+            None => AnswerOr::answer(AppError::overloaded().into_response()),
         }
     }
 }

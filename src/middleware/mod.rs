@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod body_limit;
 pub mod catch_panic;
 pub mod cors;
+pub mod future;
 pub mod head;
 pub mod load_shed;
 pub mod problem;

@@ -7,16 +7,14 @@
 //! is the one place that decides how it looks on the wire.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Uri, header};
 use http_body_util::Full;
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use super::future::{Finish, Finishing};
 use super::request_id::RequestId;
 use crate::Response;
 use crate::error::ErrorSlot;
@@ -48,7 +46,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = ProblemFuture<S::Future>;
+    type Future = Finishing<S::Future, RenderProblem>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -59,46 +57,31 @@ where
         // bytes, so keeping it costs no copy.
         let uri = req.uri().clone();
         let id = req.extensions().get::<RequestId>().cloned();
-        ProblemFuture {
-            inner: self.inner.call(req),
-            uri,
-            id,
-        }
+        Finishing::new(self.inner.call(req), RenderProblem { uri, id })
     }
 }
 
-pin_project! {
-    /// The response of [`ProblemService`], its error (if any) rendered.
-    pub struct ProblemFuture<F> {
-        #[pin]
-        inner: F,
-        uri: Uri,
-        id: Option<RequestId>,
-    }
+/// Renders the error a response carries, if any, as its problem body.
+#[derive(Debug, Clone)]
+pub struct RenderProblem {
+    uri: Uri,
+    id: Option<RequestId>,
 }
 
-impl<F> Future for ProblemFuture<F>
-where
-    F: Future<Output = Result<Response, Infallible>>,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
+impl Finish for RenderProblem {
+    fn finish(self, response: &mut Response) {
         let Some(error) = response
             .extensions_mut()
             .remove::<ErrorSlot>()
             .and_then(|slot| slot.take())
         else {
-            return Poll::Ready(Ok(response));
+            return;
         };
-        let request_id = this.id.as_ref().map_or("", RequestId::as_str);
-        let body = error.problem_body(this.uri.path(), request_id);
+        let request_id = self.id.as_ref().map_or("", RequestId::as_str);
+        let body = error.problem_body(self.uri.path(), request_id);
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, PROBLEM_JSON.clone());
         *response.body_mut() = Full::new(Bytes::from(body));
-        Poll::Ready(Ok(response))
     }
 }

@@ -6,14 +6,12 @@
 
 use std::cell::Cell;
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::{HeaderName, HeaderValue, Request};
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use super::future::{Finish, Finishing};
 use crate::Response;
 
 /// The `x-request-id` header.
@@ -110,7 +108,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = RequestIdFuture<S::Future>;
+    type Future = Finishing<S::Future, SetRequestIdHeader>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -122,37 +120,19 @@ where
             .get(&X_REQUEST_ID)
             .and_then(RequestId::parse)
             .unwrap_or_else(RequestId::generate);
-        let header = Some(id.0.clone());
+        let header = SetRequestIdHeader(id.0.clone());
         req.extensions_mut().insert(id);
-        RequestIdFuture {
-            inner: self.inner.call(req),
-            header,
-        }
+        Finishing::new(self.inner.call(req), header)
     }
 }
 
-pin_project! {
-    /// The response of [`RequestIdService`], with `x-request-id` set.
-    pub struct RequestIdFuture<F> {
-        #[pin]
-        inner: F,
-        header: Option<HeaderValue>,
-    }
-}
+/// Sets `x-request-id` on the response.
+#[derive(Debug, Clone)]
+pub struct SetRequestIdHeader(HeaderValue);
 
-impl<F> Future for RequestIdFuture<F>
-where
-    F: Future<Output = Result<Response, Infallible>>,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        if let Some(header) = this.header.take() {
-            response.headers_mut().insert(X_REQUEST_ID.clone(), header);
-        }
-        Poll::Ready(Ok(response))
+impl Finish for SetRequestIdHeader {
+    fn finish(self, response: &mut Response) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), self.0);
     }
 }
 
