@@ -4,6 +4,7 @@
 //! retried until they apply or fail for a reason other than reachability).
 
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -211,8 +212,9 @@ async fn migrate_reports_nothing_to_revert_and_its_failures() {
     assert!(String::from_utf8_lossy(&unset.stderr).contains("DATABASE_URL is required"));
 }
 
-#[tokio::test]
-async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns() {
+/// A private server with database `app` (tampered with when `tampered`),
+/// stopped, and the binary started against it with `MIGRATE_ON_START`.
+async fn serve_with_the_database_down(tampered: bool) -> (PrivateServer, Process, SocketAddr) {
     let server = PrivateServer::start();
     server
         .client()
@@ -220,14 +222,23 @@ async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns(
         .batch_execute("CREATE DATABASE app")
         .await
         .unwrap();
+    if tampered {
+        tamper(&server.database("app")).await;
+    }
     server.stop();
     let url = private_url(&server, "app");
-    let (mut process, addr) = Process::serve(&[
+    let (process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
         ("MIGRATE_ON_START", "true"),
         ("DATABASE_CONNECT_TIMEOUT_MS", "500"),
     ])
     .await;
+    (server, process, addr)
+}
+
+#[tokio::test]
+async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns() {
+    let (server, mut process, addr) = serve_with_the_database_down(false).await;
     assert!(
         process
             .seen
@@ -259,22 +270,7 @@ async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns(
 
 #[tokio::test]
 async fn a_retry_that_finds_a_schema_problem_stops_retrying_and_says_so() {
-    let server = PrivateServer::start();
-    server
-        .client()
-        .await
-        .batch_execute("CREATE DATABASE app")
-        .await
-        .unwrap();
-    tamper(&server.database("app")).await;
-    server.stop();
-    let url = private_url(&server, "app");
-    let (mut process, addr) = Process::serve(&[
-        ("DATABASE_URL", &url),
-        ("MIGRATE_ON_START", "true"),
-        ("DATABASE_CONNECT_TIMEOUT_MS", "500"),
-    ])
-    .await;
+    let (server, mut process, addr) = serve_with_the_database_down(true).await;
     server.restart();
     let line = process
         .wait_for_line(|l| l.contains("migrations failed"), Duration::from_secs(15))
