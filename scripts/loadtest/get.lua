@@ -1,26 +1,15 @@
 -- GET /api/v1/users/{id} for a random seeded id; paced when RATE is set.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
 local ids = {}
-local pace_ms = 0
 
 function init(args)
   for line in io.lines(os.getenv("LOADTEST_IDS")) do
     ids[#ids + 1] = line
   end
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
-  pace_ms = tonumber(os.getenv("LOADTEST_PACE_MS") or "0")
 end
 
 function request()
   return wrk.format("GET", "/api/v1/users/" .. ids[math.random(#ids)])
 end
 
-function delay()
-  return pace_ms
-end
-
-function done(summary, latency, requests)
-  io.write(string.format("RESULT requests=%d errors=%d p50=%d p99=%d p999=%d\n",
-    summary.requests,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
-end
