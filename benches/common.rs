@@ -2,8 +2,8 @@
 
 #![allow(dead_code, unreachable_pub, clippy::missing_panics_doc)]
 
-use backend::AppState;
 use backend::config::{DatabaseUrl, Settings};
+use backend::state::AppState;
 use bytes::Bytes;
 use http_body_util::Full;
 

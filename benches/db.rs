@@ -11,10 +11,10 @@ use std::hint::black_box;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use backend::AppState;
 use backend::config::{DatabaseUrl, Settings};
-use backend::users::model::{Email, FullName};
-use backend::users::repository::{self, Changes};
+use backend::state::AppState;
+use backend::users::model::{Email, FullName, NewUser, UserPatch};
+use backend::users::repository;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::ServiceExt;
 
@@ -48,11 +48,15 @@ fn db(c: &mut Criterion) {
         config.dbname(&name);
         let state =
             AppState::new(Settings::for_database(DatabaseUrl::from_config(config))).unwrap();
-        backend::prepare(&state).await.unwrap();
+        backend::db::prepare(&state.settings).await.unwrap();
         let db = state.pool.get().await.unwrap();
         for i in 0..1000 {
-            let email = Email::parse(&format!("seed{i}@example.com")).unwrap();
-            repository::insert(&db, uuid::Uuid::now_v7(), &email, None, true)
+            let new = NewUser {
+                email: Email::parse(&format!("seed{i}@example.com")).unwrap(),
+                full_name: None,
+                is_active: true,
+            };
+            repository::insert(&db, uuid::Uuid::now_v7(), &new)
                 .await
                 .unwrap();
         }
@@ -66,7 +70,10 @@ fn db(c: &mut Criterion) {
         let id = first[0].id;
         (id, format!("/api/v1/users/{id}"))
     });
-    let app = backend::app::<http_body_util::Full<bytes::Bytes>>(&state);
+    let app = backend::app::app::<http_body_util::Full<bytes::Bytes>>(
+        &state,
+        backend::app::routes(&state),
+    );
     let counter = AtomicU64::new(0);
     let name = FullName::parse("Bench Mark").unwrap();
 
@@ -90,10 +97,14 @@ fn db(c: &mut Criterion) {
     group.bench_function("repository_insert", |b| {
         b.to_async(&runtime).iter(|| async {
             let n = counter.fetch_add(1, Ordering::Relaxed);
-            let email = Email::parse(&format!("bench{n}@example.com")).unwrap();
+            let new = NewUser {
+                email: Email::parse(&format!("bench{n}@example.com")).unwrap(),
+                full_name: None,
+                is_active: true,
+            };
             let db = state.pool.get().await.unwrap();
             black_box(
-                repository::insert(&db, uuid::Uuid::now_v7(), &email, None, true)
+                repository::insert(&db, uuid::Uuid::now_v7(), &new)
                     .await
                     .unwrap(),
             )
@@ -102,11 +113,11 @@ fn db(c: &mut Criterion) {
     group.bench_function("repository_update", |b| {
         b.to_async(&runtime).iter(|| async {
             let db = state.pool.get().await.unwrap();
-            let changes = Changes {
-                full_name: Some(name.as_ref()),
-                ..Changes::default()
+            let rename = UserPatch {
+                full_name: Some(name.clone()),
+                ..UserPatch::default()
             };
-            black_box(repository::update(&db, id, &changes).await.unwrap())
+            black_box(repository::update(&db, id, &rename).await.unwrap())
         });
     });
     group.bench_function("app_get_user", |b| {

@@ -6,12 +6,13 @@
 use std::hint::black_box;
 
 use backend::http::body::parse_object;
+use backend::http::cursor::Page;
 use backend::timestamp::Timestamp;
 use backend::users::model::User;
-use backend::users::service::{NewUser, Page, UserPatch};
+use backend::users::model::{NewUser, UserPatch};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn page_of_100() -> Page {
+fn page_of_100() -> Page<User> {
     let items = (0..100)
         .map(|i| User {
             id: uuid::Uuid::now_v7(),
@@ -22,10 +23,7 @@ fn page_of_100() -> Page {
             updated_at: Timestamp::now(),
         })
         .collect();
-    Page {
-        items,
-        next_cursor: Some(backend::users::cursor::encode(uuid::Uuid::now_v7())),
-    }
+    Page::new(items, Some(uuid::Uuid::now_v7()))
 }
 
 fn json(c: &mut Criterion) {

@@ -42,7 +42,7 @@ const CASES: &[(&str, Method, &str)] = &[
 
 fn lookup(c: &mut Criterion) {
     let state = common::offline_state();
-    let router = backend::router::Router::new(backend::routes(&state));
+    let router = backend::router::Router::new(backend::app::routes(&state));
     let mut group = c.benchmark_group("router");
     for (name, method, path) in CASES {
         group.bench_function(*name, |b| {

@@ -31,7 +31,7 @@ fn stack(c: &mut Criterion) {
         .build()
         .unwrap();
     let state = common::offline_state();
-    let app = backend::app::<Full<Bytes>>(&state);
+    let app = backend::app::app::<Full<Bytes>>(&state, backend::app::routes(&state));
     let bare = service_fn(|_req: http::Request<Full<Bytes>>| async {
         let response =
             backend::http::response::json(StatusCode::OK, &serde_json::json!({"status": "ok"}))

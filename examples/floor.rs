@@ -13,9 +13,9 @@
 use std::convert::Infallible;
 use std::str::FromStr;
 
-use backend::users::model::{Email, FullName};
+use backend::http::cursor::Page;
+use backend::users::model::{Email, FullName, NewUser};
 use backend::users::repository;
-use backend::users::service::Page;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use http::{Method, Request, Response, StatusCode, header};
@@ -58,13 +58,13 @@ async fn handle(pool: Pool, req: Request<Incoming>) -> Result<Response<Full<Byte
             let mut items = repository::page(&db, uuid::Uuid::nil(), None, 21)
                 .await
                 .unwrap_or_default();
-            let next_cursor = (items.len() > 20).then(|| {
+            let next_after = (items.len() > 20).then(|| {
                 items.truncate(20);
-                backend::users::cursor::encode(items[19].id)
+                items[19].id
             });
             reply(
                 StatusCode::OK,
-                serde_json::to_vec(&Page { items, next_cursor }).unwrap(),
+                serde_json::to_vec(&Page::new(items, next_after)).unwrap(),
             )
         }
         (Method::POST, "/api/v1/users") => {
@@ -79,23 +79,17 @@ async fn handle(pool: Pool, req: Request<Incoming>) -> Result<Response<Full<Byte
                 .and_then(|b| {
                     let email = Email::parse(&b.email).ok()?;
                     let name = FullName::parse(b.full_name.as_deref().unwrap_or("")).ok()?;
-                    Some((email, name, b.is_active.unwrap_or(true)))
+                    Some(NewUser {
+                        email,
+                        full_name: name,
+                        is_active: b.is_active.unwrap_or(true),
+                    })
                 });
             match parsed {
-                Some((email, name, active)) => {
-                    match repository::insert(
-                        &db,
-                        uuid::Uuid::now_v7(),
-                        &email,
-                        name.as_ref(),
-                        active,
-                    )
-                    .await
-                    {
-                        Ok(user) => reply(StatusCode::CREATED, serde_json::to_vec(&user).unwrap()),
-                        Err(_) => reply(StatusCode::CONFLICT, Vec::new()),
-                    }
-                }
+                Some(new) => match repository::insert(&db, uuid::Uuid::now_v7(), &new).await {
+                    Ok(user) => reply(StatusCode::CREATED, serde_json::to_vec(&user).unwrap()),
+                    Err(_) => reply(StatusCode::CONFLICT, Vec::new()),
+                },
                 None => reply(StatusCode::UNPROCESSABLE_ENTITY, Vec::new()),
             }
         }

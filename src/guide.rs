@@ -37,7 +37,8 @@ pub mod overview {}
 /// - <a href="../../../openapi.json">openapi.json</a>, for clients' code
 ///   generators and API tools.
 ///
-/// The document is written by hand in [`crate::openapi::document`], next to
+/// The document is assembled by [`crate::openapi::document`] from each
+/// resource's own fragment (e.g. [`crate::users::openapi`]), written next to
 /// the types it describes; tests hold it to the router, to the JSON the
 /// types produce and to the error codes of [`crate::error::AppError`].
 pub mod http_api {}

@@ -10,10 +10,23 @@ use http::{Method, StatusCode};
 use serde::Serialize;
 use tower::service_fn;
 
+use serde_json::json;
+
 use crate::error::AppError;
 use crate::http::response::json;
+use crate::http::{Request, Response};
+use crate::openapi::Document;
+use crate::openapi::parts::{ok_json, operation, path_item, request_id_header};
+use crate::resource::Resource;
 use crate::router::RouteTable;
-use crate::{AppState, Request, Response};
+use crate::state::AppState;
+
+/// The probes, as the app lists them.
+pub const RESOURCE: Resource = Resource {
+    name: "health",
+    routes,
+    openapi: describe,
+};
 
 /// The readiness probe's own bound on the database round trip.
 pub const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -95,4 +108,71 @@ async fn check_database(state: &AppState) -> &'static str {
         }
         Err(_) => "timeout",
     }
+}
+
+/// Adds `/healthz` and `/readyz` and their schemas to `doc`.
+fn describe(doc: &mut Document) {
+    doc.tag("operations", "Probes and this API's own documents.");
+    let healthz = operation(
+        "healthz",
+        "Liveness: the process answers; never touches the database",
+        "operations",
+        &[(
+            "200",
+            ok_json("Alive.", &json!({"$ref": "#/components/schemas/Health"})),
+        )],
+        json!({}),
+    );
+    let readiness = json!({"$ref": "#/components/schemas/Readiness"});
+    let readyz = operation(
+        "readyz",
+        "Readiness: a database round trip within one second, and no shutdown under way",
+        "operations",
+        &[
+            ("200", ok_json("Ready.", &readiness)),
+            (
+                "503",
+                json!({
+                    "description": "Not ready: the database is unreachable or slow, or a shutdown began (application/json); or the service is overloaded (a problem).",
+                    "headers": request_id_header(),
+                    "content": {
+                        "application/json": {"schema": readiness},
+                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    }
+                }),
+            ),
+        ],
+        json!({}),
+    );
+    doc.path("/healthz", path_item(Some(healthz), &[]));
+    doc.path("/readyz", path_item(Some(readyz), &[]));
+    doc.schema(
+        "Health",
+        json!({
+            "type": "object",
+            "required": ["status"],
+            "additionalProperties": false,
+            "properties": {"status": {"const": "ok"}}
+        }),
+    );
+    doc.schema(
+        "Readiness",
+        json!({
+            "type": "object",
+            "required": ["status", "checks"],
+            "additionalProperties": false,
+            "properties": {
+                "status": {"enum": ["ready", "unavailable"]},
+                "checks": {
+                    "type": "object",
+                    "required": ["database"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "database": {"enum": ["ok", "timeout", "unreachable", "skipped"]},
+                        "server": {"const": "shutting_down"}
+                    }
+                }
+            }
+        }),
+    );
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use backend::config::{Settings, port_from_env};
 use backend::db::migrate::{self, MIGRATIONS};
-use backend::{AppState, server, telemetry};
+use backend::state::AppState;
+use backend::{app, server, telemetry};
 
 /// mimalloc everywhere: musl's allocator serialises threads, and glibc's
 /// showed as ~10% of the server's CPU in profiles under load.
@@ -39,7 +40,11 @@ fn main() -> ExitCode {
         ["healthcheck"] => healthcheck(),
         ["openapi"] => {
             // A closed pipe (`| head`) is not an error worth a panic.
-            let _ = writeln!(std::io::stdout(), "{:#}", backend::openapi::document());
+            let _ = writeln!(
+                std::io::stdout(),
+                "{:#}",
+                backend::openapi::document(app::RESOURCES)
+            );
             ExitCode::SUCCESS
         }
         ["migrate", action @ ("up" | "down" | "status")] => migrate(action),
@@ -97,7 +102,7 @@ fn serve() -> ExitCode {
 
 async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let state = AppState::new(settings)?;
-    if let Err(e) = backend::prepare(&state).await {
+    if let Err(e) = backend::db::prepare(&state.settings).await {
         if !e.is_unreachable() {
             return Err(format!("migrations failed: {e}").into());
         }
@@ -105,6 +110,9 @@ async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>
         tracing::warn!(error = %e, "database unreachable; migrations will be retried");
         tokio::spawn(retry_migrations(state.clone()));
     }
+    // Built before listening: a route table or document that cannot be
+    // built stops the process here, not after it has accepted traffic.
+    let app = app::app(&state, app::routes(&state));
     let listener = tokio::net::TcpListener::bind(state.settings.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", state.settings.bind))?;
@@ -115,7 +123,7 @@ async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-    server::serve(listener, state, server::shutdown_signal()).await?;
+    server::serve_app(listener, state, app, server::shutdown_signal()).await?;
     Ok(())
 }
 
@@ -124,7 +132,7 @@ async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>
 async fn retry_migrations(state: AppState) {
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        match backend::prepare(&state).await {
+        match backend::db::prepare(&state.settings).await {
             Ok(()) => return,
             Err(e) if e.is_unreachable() => {
                 tracing::debug!(error = %e, "database still unreachable");

@@ -15,7 +15,8 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{AppState, Response};
+use crate::http::Response;
+use crate::state::AppState;
 
 pub mod drain;
 pub mod glue;
@@ -30,14 +31,15 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// The HTTP/2 connection preface, which prior-knowledge clients send first.
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Serves the standard [`crate::app`] on `listener` until `shutdown`
-/// completes, then drains gracefully.
+/// Serves the standard app ([`crate::app::app`] around
+/// [`crate::app::routes`]) on `listener` until `shutdown` completes, then
+/// drains gracefully.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let app = crate::app(&state);
+    let app = crate::app::app(&state, crate::app::routes(&state));
     serve_app(listener, state, app, shutdown).await
 }
 

@@ -96,7 +96,7 @@ impl MigrateError {
         match self {
             Self::Database(e) => match e.as_db_error() {
                 None => true,
-                Some(db) => matches!(&db.code().code()[..2], "08" | "53" | "57"),
+                Some(db) => crate::error::postgres::is_transient(db.code()),
             },
             Self::ConnectTimeout => true,
             _ => false,

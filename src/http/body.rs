@@ -10,8 +10,8 @@ use http::header;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::Request;
 use crate::error::AppError;
+use crate::http::Request;
 
 /// The members of a JSON object, in order, duplicates included.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,8 @@
 use uuid::Uuid;
 
 use super::query::percent_decode_path;
-use crate::Request;
 use crate::error::{AppError, FieldError, Location};
+use crate::http::Request;
 use crate::router::PathParams;
 
 /// Parses path parameter `name` as a UUID in the hyphenated 8-4-4-4-12 form
@@ -76,7 +76,7 @@ mod tests {
         let router = crate::router::Router::new(crate::router::RouteTable::new().route(
             "/items/{id}",
             http::Method::GET,
-            tower::service_fn(|_: Request| async { Ok(crate::Response::default()) }),
+            tower::service_fn(|_: Request| async { Ok(crate::http::Response::default()) }),
         ));
         let (_, _, params) = router.lookup(&http::Method::GET, path).unwrap();
         let mut request = http::Request::builder()

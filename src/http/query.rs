@@ -1,9 +1,82 @@
-//! Query strings: split into percent-decoded `name=value` pairs.
+//! Query strings: split into percent-decoded `name=value` pairs, and read
+//! strictly against the parameters a route accepts.
 //!
 //! Strict by design: invalid percent-encoding or text that is not UTF-8 is an
 //! error, not silently replaced. `+` means a space, as in HTML forms.
 
 use std::borrow::Cow;
+
+use super::Names;
+use super::members::field_name;
+use crate::error::{AppError, FieldError, Location};
+
+/// Reads the query string `raw` strictly: an unknown or repeated parameter,
+/// or one that is not valid percent-encoded UTF-8, is a problem; every other
+/// parameter's decoded value goes to `parse`, whose refusal is a problem for
+/// that parameter. Every problem is reported at once, as a 422.
+pub fn read<P: Names>(
+    raw: Option<&str>,
+    mut parse: impl FnMut(P, &str) -> Result<(), &'static str>,
+) -> Result<(), AppError> {
+    let problem = |field: &str, message: &'static str| {
+        FieldError::new(Location::Query, field_name(field), message)
+    };
+    let pairs = parse_pairs(raw.unwrap_or("")).map_err(|name| {
+        AppError::Validation(vec![problem(&name, "is not valid percent-encoded UTF-8")])
+    })?;
+    let mut problems = Vec::new();
+    let mut seen: Vec<P> = Vec::with_capacity(P::ALL.len());
+    for (name, value) in &pairs {
+        let Some(param) = P::named(name) else {
+            problems.push(problem(name, "is not a known parameter"));
+            continue;
+        };
+        if seen.contains(&param) {
+            problems.push(problem(name, "must appear only once"));
+            continue;
+        }
+        seen.push(param);
+        if let Err(message) = parse(param, value) {
+            problems.push(problem(name, message));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(problems))
+    }
+}
+
+/// A `true` or `false` parameter.
+pub fn boolean(value: &str) -> Result<bool, &'static str> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false"),
+    }
+}
+
+/// The page size of a list route when `limit` is absent.
+pub const DEFAULT_LIMIT: u8 = 20;
+/// The largest page size of a list route.
+pub const MAX_LIMIT: u8 = 100;
+
+/// A page size: a decimal integer from 1 to [`MAX_LIMIT`] (leading zeros
+/// allowed, no sign, no spaces).
+pub fn limit(value: &str) -> Result<u8, &'static str> {
+    const MESSAGE: &str = "must be an integer from 1 to 100";
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(MESSAGE);
+    }
+    let digits = value.trim_start_matches('0');
+    if digits.len() > 3 {
+        return Err(MESSAGE);
+    }
+    match digits.parse::<u8>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(MESSAGE),
+    }
+}
 
 /// A decoded `name=value` pair, borrowed from the query when nothing needed
 /// decoding.

@@ -5,8 +5,8 @@ use http::{HeaderValue, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
-use crate::Response;
 use crate::error::AppError;
+use crate::http::Response;
 
 /// `application/json`.
 pub static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -32,4 +32,12 @@ pub fn empty(status: StatusCode) -> Response {
     let mut response = http::Response::new(Full::new(Bytes::new()));
     *response.status_mut() = status;
     response
+}
+
+/// `201 Created` with `value` as JSON and `Location: location`.
+pub fn created<T: Serialize + ?Sized>(location: &str, value: &T) -> Result<Response, AppError> {
+    let mut response = json(StatusCode::CREATED, value)?;
+    let location = HeaderValue::try_from(location).map_err(AppError::internal)?;
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
 }

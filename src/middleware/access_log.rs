@@ -17,8 +17,8 @@ use tower::{Layer, Service};
 use tracing::Span;
 
 use super::request_id::RequestId;
-use crate::Response;
 use crate::error::ErrorSlot;
+use crate::http::Response;
 use crate::router::MatchedRoute;
 
 /// Applies [`AccessLogService`].

@@ -22,7 +22,7 @@ use tower::{Layer, Service};
 use super::future::Answer;
 use super::timeout::RequestDeadline;
 use crate::error::{AppError, BoxError};
-use crate::{BoxFuture, Response};
+use crate::http::{BoxFuture, Response};
 
 /// Applies [`BodyLimitService`].
 #[derive(Debug, Clone, Copy)]

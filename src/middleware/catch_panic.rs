@@ -16,8 +16,8 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::future::Answer;
-use crate::Response;
 use crate::error::AppError;
+use crate::http::Response;
 
 /// Applies [`CatchPanicService`].
 #[derive(Debug, Clone, Copy, Default)]

@@ -15,9 +15,8 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use tower::{Layer, Service};
 
 use super::future::{AnswerOr, Finish, Finishing};
-use crate::Response;
+use crate::http::Response;
 
-static ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, PATCH, DELETE");
 static ALLOW_HEADERS: HeaderValue = HeaderValue::from_static("content-type, x-request-id");
 static EXPOSE_HEADERS: HeaderValue =
     HeaderValue::from_static("x-request-id, location, retry-after");
@@ -28,13 +27,17 @@ static VARY: HeaderValue = HeaderValue::from_static("origin");
 #[derive(Debug, Clone)]
 pub struct CorsLayer {
     origins: Arc<[HeaderValue]>,
+    allow_methods: HeaderValue,
 }
 
 impl CorsLayer {
-    /// A layer allowing exactly `origins`; none means CORS is closed.
-    pub fn new(origins: &[HeaderValue]) -> Self {
+    /// A layer allowing exactly `origins` (none means CORS is closed) to use
+    /// `allow_methods`: the methods the route table serves
+    /// ([`crate::router::RouteTable::methods`]).
+    pub fn new(origins: &[HeaderValue], allow_methods: HeaderValue) -> Self {
         Self {
             origins: origins.into(),
+            allow_methods,
         }
     }
 }
@@ -46,6 +49,7 @@ impl<S> Layer<S> for CorsLayer {
         CorsService {
             inner,
             origins: Arc::clone(&self.origins),
+            allow_methods: self.allow_methods.clone(),
         }
     }
 }
@@ -55,6 +59,7 @@ impl<S> Layer<S> for CorsLayer {
 pub struct CorsService<S> {
     inner: S,
     origins: Arc<[HeaderValue]>,
+    allow_methods: HeaderValue,
 }
 
 impl<S, B> Service<Request<B>> for CorsService<S>
@@ -89,7 +94,10 @@ where
             let mut response = crate::http::response::empty(StatusCode::NO_CONTENT);
             let headers = response.headers_mut();
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS.clone());
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                self.allow_methods.clone(),
+            );
             headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS.clone());
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE.clone());
             headers.append(header::VARY, VARY.clone());

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use crate::Response;
+use crate::http::Response;
 
 /// A response decided without calling the inner service (a refusal, a
 /// preflight, a panic's 500, the router's 404), ready when polled.

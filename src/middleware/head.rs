@@ -14,7 +14,7 @@ use http_body_util::Full;
 use tower::{Layer, Service};
 
 use super::future::{Finish, Finishing};
-use crate::Response;
+use crate::http::Response;
 
 /// Applies [`HeadService`].
 #[derive(Debug, Clone, Copy, Default)]

@@ -11,8 +11,8 @@ use http::Request;
 use tower::{Layer, Service};
 
 use super::future::{AnswerOr, Finish, Finishing};
-use crate::Response;
 use crate::error::AppError;
+use crate::http::Response;
 
 /// How many requests are in flight, out of how many allowed; shared by
 /// every connection.

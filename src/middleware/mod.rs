@@ -1,6 +1,6 @@
 //! The layers every request passes through, one file each.
 //!
-//! They are composed, outermost first, in [`crate::app_with_routes`]; the
+//! They are composed, outermost first, in [`crate::app::app`]; the
 //! order is part of the contract (e.g. the request id must be outermost so
 //! responses built by every other layer carry it).
 

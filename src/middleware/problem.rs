@@ -16,8 +16,8 @@ use tower::{Layer, Service};
 
 use super::future::{Finish, Finishing};
 use super::request_id::RequestId;
-use crate::Response;
 use crate::error::ErrorSlot;
+use crate::http::Response;
 
 /// `application/problem+json`.
 pub static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");

@@ -12,7 +12,7 @@ use http::{HeaderName, HeaderValue, Request};
 use tower::{Layer, Service};
 
 use super::future::{Finish, Finishing};
-use crate::Response;
+use crate::http::Response;
 
 /// The `x-request-id` header.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

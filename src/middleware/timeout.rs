@@ -16,8 +16,8 @@ use http::Request;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::Response;
 use crate::error::AppError;
+use crate::http::Response;
 
 /// When the request must be answered by; in request extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,31 +1,34 @@
 //! The user endpoints: HTTP in, HTTP out. Each reads as parse → apply →
-//! respond; the rules live in [`super::service`].
+//! respond; the operations live in [`super::service`].
 
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 
-use super::service::{self, ListQuery, NewUser, UserPatch};
+use super::ITEM;
+use super::input::ListQuery;
+use super::model::{NewUser, UserPatch};
+use super::service;
 use crate::error::AppError;
 use crate::http::body::json_object;
+use crate::http::cursor::Page;
 use crate::http::path::uuid_param;
-use crate::http::response::{empty, json};
-use crate::{AppState, Request, Response};
+use crate::http::response::{created, empty, json};
+use crate::http::{Request, Response};
+use crate::router::expand;
+use crate::state::AppState;
 
 /// `POST /api/v1/users`: 201 with the user and its `Location`.
 pub async fn create(state: AppState, req: Request) -> Result<Response, AppError> {
     let new_user = NewUser::parse(json_object(&req)?)?;
     let user = service::create(&state.pool, new_user).await?;
-    let mut response = json(StatusCode::CREATED, &user)?;
-    let location = format!("/api/v1/users/{}", user.id);
-    let location = HeaderValue::try_from(location).map_err(AppError::internal)?;
-    response.headers_mut().insert(header::LOCATION, location);
-    Ok(response)
+    let location = expand(ITEM, &[&user.id.to_string()]);
+    created(&location, &user)
 }
 
 /// `GET /api/v1/users`: one page, oldest first.
 pub async fn list(state: AppState, req: Request) -> Result<Response, AppError> {
     let query = ListQuery::parse(req.uri().query())?;
     let page = service::list(&state.pool, query).await?;
-    json(StatusCode::OK, &page)
+    json(StatusCode::OK, &Page::new(page.items, page.next_after))
 }
 
 /// `GET /api/v1/users/{id}`.

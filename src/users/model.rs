@@ -1,5 +1,6 @@
-//! The user and its field types. A value of [`Email`] or [`FullName`] can
-//! only exist if it satisfies API.md's rules: parse, don't validate twice.
+//! The user, its field types and the commands on it. A value of [`Email`]
+//! or [`FullName`] can only exist if it satisfies the contract's rules:
+//! parse, don't validate twice.
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -88,6 +89,35 @@ impl FullName {
     /// The name (trimmed).
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A validated create command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Required.
+    pub email: Email,
+    /// Optional; `None` when absent, null or blank.
+    pub full_name: Option<FullName>,
+    /// Optional, default `true`.
+    pub is_active: bool,
+}
+
+/// A validated partial update: `None` members are left unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPatch {
+    /// A new email.
+    pub email: Option<Email>,
+    /// A new full name; `Some(None)` clears it.
+    pub full_name: Option<Option<FullName>>,
+    /// A new active flag.
+    pub is_active: Option<bool>,
+}
+
+impl UserPatch {
+    /// Whether the patch changes nothing (`{}`): a no-op, not an update.
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.full_name.is_none() && self.is_active.is_none()
     }
 }
 

@@ -8,7 +8,7 @@ use deadpool_postgres::Client;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::model::{Email, FullName, User};
+use super::model::{Email, FullName, NewUser, User, UserPatch};
 
 macro_rules! user_columns {
     () => {
@@ -90,52 +90,40 @@ pub async fn page(
     rows.iter().map(user).collect()
 }
 
-/// Inserts a user; a taken email fails with a unique violation.
-pub async fn insert(
-    db: &Client,
-    id: Uuid,
-    email: &Email,
-    full_name: Option<&FullName>,
-    is_active: bool,
-) -> Result<User, tokio_postgres::Error> {
+/// Inserts `new` as the user `id`; a taken email fails with a unique
+/// violation.
+pub async fn insert(db: &Client, id: Uuid, new: &NewUser) -> Result<User, tokio_postgres::Error> {
     let statement = db.prepare_cached(INSERT).await?;
     let row = db
         .query_one(
             &statement,
             &[
                 &id,
-                &email.as_str(),
-                &email.key(),
-                &full_name.map(FullName::as_str),
-                &is_active,
+                &new.email.as_str(),
+                &new.email.key(),
+                &new.full_name.as_ref().map(FullName::as_str),
+                &new.is_active,
             ],
         )
         .await?;
     user(&row)
 }
 
-/// The changes of an update; `None` members are left as they are.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes<'a> {
-    /// A new email.
-    pub email: Option<&'a Email>,
-    /// A new full name (`Some(None)` clears it).
-    pub full_name: Option<Option<&'a FullName>>,
-    /// A new active flag.
-    pub is_active: Option<bool>,
-}
-
-/// Applies `changes` to the user with `id`; `None` if there is no such user.
+/// Applies `patch` to the user with `id`; `None` if there is no such user.
 pub async fn update(
     db: &Client,
     id: Uuid,
-    changes: &Changes<'_>,
+    patch: &UserPatch,
 ) -> Result<Option<User>, tokio_postgres::Error> {
     let statement = db.prepare_cached(UPDATE).await?;
-    let email = changes.email.map(Email::as_str);
-    let email_key = changes.email.map(Email::key);
-    let set_full_name = changes.full_name.is_some();
-    let full_name = changes.full_name.flatten().map(FullName::as_str);
+    let email = patch.email.as_ref().map(Email::as_str);
+    let email_key = patch.email.as_ref().map(Email::key);
+    let set_full_name = patch.full_name.is_some();
+    let full_name = patch
+        .full_name
+        .as_ref()
+        .and_then(Option::as_ref)
+        .map(FullName::as_str);
     let row = db
         .query_opt(
             &statement,
@@ -145,7 +133,7 @@ pub async fn update(
                 &email_key,
                 &set_full_name,
                 &full_name,
-                &changes.is_active,
+                &patch.is_active,
             ],
         )
         .await?;

@@ -114,7 +114,7 @@ async fn the_drain_is_cut_off_at_the_shutdown_timeout() {
             table.route(
                 "/stuck",
                 Method::GET,
-                service_fn(|_req: backend::Request| async move {
+                service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(Duration::from_secs(30)).await;
                     backend::http::response::json(StatusCode::OK, &"too late")
                 }),
@@ -171,15 +171,15 @@ async fn panics_become_500_problems_however_they_are_raised() {
                     "/panics-at-once",
                     Method::GET,
                     service_fn(
-                        |_req: backend::Request| -> std::future::Ready<
-                            Result<backend::Response, backend::error::AppError>,
+                        |_req: backend::http::Request| -> std::future::Ready<
+                            Result<backend::http::Response, backend::error::AppError>,
                         > { panic!("in call itself") },
                     ),
                 )
                 .route(
                     "/panics-with-a-number",
                     Method::GET,
-                    service_fn(|_req: backend::Request| async move {
+                    service_fn(|_req: backend::http::Request| async move {
                         if true {
                             std::panic::panic_any(42_u32);
                         }
@@ -222,7 +222,7 @@ async fn the_pool_keeps_url_options_and_adds_its_own() {
             table.route(
                 "/settings",
                 Method::GET,
-                service_fn(move |_req: backend::Request| {
+                service_fn(move |_req: backend::http::Request| {
                     let pool = pool.clone();
                     async move {
                         let db = pool.get().await?;
@@ -255,7 +255,7 @@ async fn the_pool_keeps_url_options_and_adds_its_own() {
             table.route(
                 "/name",
                 Method::GET,
-                service_fn(move |_req: backend::Request| {
+                service_fn(move |_req: backend::http::Request| {
                     let pool = pool.clone();
                     async move {
                         let db = pool.get().await?;

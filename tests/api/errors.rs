@@ -72,8 +72,8 @@ async fn a_panicking_endpoint_is_a_500_problem_and_the_server_keeps_serving() {
             table.route(
                 "/boom",
                 Method::GET,
-                service_fn(|_req: backend::Request| async move {
-                    let fail = || -> Result<backend::Response, backend::error::AppError> {
+                service_fn(|_req: backend::http::Request| async move {
+                    let fail = || -> Result<backend::http::Response, backend::error::AppError> {
                         panic!("secret panic payload")
                     };
                     fail()
@@ -100,9 +100,11 @@ async fn a_slow_request_gets_the_timeout_problem() {
             table.route(
                 "/slow",
                 Method::GET,
-                service_fn(|_req: backend::Request| async move {
+                service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                    Ok::<backend::Response, backend::error::AppError>(backend::Response::default())
+                    Ok::<backend::http::Response, backend::error::AppError>(
+                        backend::http::Response::default(),
+                    )
                 }),
             )
         },
@@ -122,9 +124,11 @@ async fn beyond_the_concurrency_limit_requests_are_shed_fast() {
             table.route(
                 "/slow",
                 Method::GET,
-                service_fn(|_req: backend::Request| async move {
+                service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-                    Ok::<backend::Response, backend::error::AppError>(backend::Response::default())
+                    Ok::<backend::http::Response, backend::error::AppError>(
+                        backend::http::Response::default(),
+                    )
                 }),
             )
         },

@@ -19,7 +19,7 @@ async fn an_in_flight_request_completes_during_graceful_shutdown() {
             table.route(
                 "/slow",
                 Method::GET,
-                service_fn(|_req: backend::Request| async move {
+                service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     backend::http::response::json(http::StatusCode::OK, &"done")
                 }),
@@ -96,7 +96,10 @@ async fn idle_keep_alive_connections_are_closed_at_once_on_shutdown() {
 #[tokio::test]
 async fn readiness_turns_503_once_shutdown_begins() {
     let app = spawn_app().await;
-    let service = backend::app::<http_body_util::Empty<bytes::Bytes>>(&app.state);
+    let service = backend::app::app::<http_body_util::Empty<bytes::Bytes>>(
+        &app.state,
+        backend::app::routes(&app.state),
+    );
     app.state.begin_shutdown();
     let request = http::Request::get("/readyz")
         .body(http_body_util::Empty::new())

@@ -169,17 +169,17 @@ async fn prepare_applies_migrations_only_when_asked() {
     let db = fresh_database().await;
     let mut settings = settings_for(db.clone(), Duration::from_secs(3));
     settings.migrate_on_start = false;
-    let state = backend::AppState::new(settings.clone()).unwrap();
-    backend::prepare(&state).await.unwrap();
+    let state = backend::state::AppState::new(settings.clone()).unwrap();
+    backend::db::prepare(&state.settings).await.unwrap();
     let client = connect(&db).await;
     assert!(!exists(&client, "schema_migrations").await);
 
     settings.migrate_on_start = true;
-    let state = backend::AppState::new(settings).unwrap();
-    backend::prepare(&state).await.unwrap();
+    let state = backend::state::AppState::new(settings).unwrap();
+    backend::db::prepare(&state.settings).await.unwrap();
     assert_eq!(recorded(&client).await.len(), MIGRATIONS.len());
     // A second start finds nothing to do.
-    backend::prepare(&state).await.unwrap();
+    backend::db::prepare(&state.settings).await.unwrap();
     assert_eq!(recorded(&client).await.len(), MIGRATIONS.len());
 }
 

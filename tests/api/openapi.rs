@@ -20,7 +20,7 @@ async fn the_document_is_served_and_matches_the_router() {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
-    let routed: BTreeSet<(String, String)> = backend::routes(&app.state)
+    let routed: BTreeSet<(String, String)> = backend::app::routes(&app.state)
         .operations()
         .into_iter()
         .map(|(method, path)| (method.to_string(), path.to_owned()))

@@ -62,7 +62,7 @@ async fn help_and_version() {
     let openapi = command(&["openapi"], &[]).output().await.unwrap();
     assert!(openapi.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&openapi.stdout).unwrap();
-    assert_eq!(doc, backend::openapi::document());
+    assert_eq!(doc, backend::openapi::document(backend::app::RESOURCES));
     let unknown = command(&["frobnicate"], &[]).output().await.unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }

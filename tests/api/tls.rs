@@ -2,8 +2,8 @@
 //! (rustls) to a server with a self-signed certificate, and a server that
 //! only accepts TLS refuses `disable`.
 
-use backend::AppState;
 use backend::config::{DatabaseUrl, Settings};
+use backend::state::AppState;
 
 use crate::common::pg::PrivateServer;
 

@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Once;
 
-use backend::AppState;
 use backend::config::{DatabaseUrl, Settings};
 use backend::router::RouteTable;
+use backend::state::AppState;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -204,12 +204,12 @@ pub async fn spawn_app_on(
     configure(&mut settings);
     let state = AppState::new(settings).expect("pool builds");
     if state.settings.migrate_on_start {
-        backend::prepare(&state)
+        backend::db::prepare(&state.settings)
             .await
             .expect("the database is prepared");
     }
-    let table = extra_routes(backend::routes(&state), &state);
-    let app = backend::app_with_routes(&state, table);
+    let table = extra_routes(backend::app::routes(&state), &state);
+    let app = backend::app::app(&state, table);
     let listener = tokio::net::TcpListener::bind(state.settings.bind)
         .await
         .unwrap();

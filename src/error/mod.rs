@@ -1,11 +1,11 @@
-//! The one error type of the service, and its `application/problem+json` rendering.
+//! The one error type of the service.
 //!
 //! Every refusal in the service is an [`AppError`]. Endpoints return it, layers
 //! build it, and [`AppError::into_response`] turns it into a response that
 //! carries the error in its extensions. The problem layer
-//! ([`crate::middleware::problem`]) then renders the body once, where the
-//! request's path and id are known. Driver errors are classified here and
-//! nowhere else.
+//! ([`crate::middleware::problem`]) then renders the body once
+//! ([`problem`]), where the request's path and id are known. Driver errors
+//! are classified in one place ([`postgres`]).
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
@@ -15,6 +15,9 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
+
+pub mod postgres;
+pub mod problem;
 
 /// A boxed error, for sources we only log.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -56,6 +59,21 @@ impl FieldError {
         }
     }
 }
+
+/// Every problem `code` an [`AppError`] can carry, in a stable order: the
+/// OpenAPI document's list of codes.
+pub const CODES: [&str; 10] = [
+    "malformed_body",
+    "unsupported_media_type",
+    "payload_too_large",
+    "validation_failed",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "timeout",
+    "service_unavailable",
+    "internal",
+];
 
 /// Every way a request can fail, each with its status and problem `code`.
 #[derive(Debug)]
@@ -185,7 +203,7 @@ impl AppError {
 
     /// A response carrying this error in its extensions, with the status and
     /// headers set; the problem layer renders the body.
-    pub fn into_response(self) -> crate::Response {
+    pub fn into_response(self) -> crate::http::Response {
         let mut response = http::Response::new(Full::new(Bytes::new()));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
@@ -204,21 +222,7 @@ impl AppError {
 
     /// The problem+json body for this error, for `instance` and `request_id`.
     pub fn problem_body(&self, instance: &str, request_id: &str) -> Vec<u8> {
-        let status = self.status();
-        let problem = Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            code: self.code(),
-            detail: self.detail(),
-            instance,
-            request_id,
-            errors: match self {
-                Self::Validation(errors) => Some(errors),
-                _ => None,
-            },
-        };
-        serde_json::to_vec(&problem).unwrap_or_default()
+        problem::render(self, instance, request_id)
     }
 }
 
@@ -263,20 +267,6 @@ impl ErrorSlot {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    title: &'static str,
-    status: u16,
-    code: &'static str,
-    detail: Cow<'static, str>,
-    instance: &'a str,
-    request_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a Vec<FieldError>>,
-}
-
 /// Renders an error and every `source()` below it, `outer: inner: innermost`.
 pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
     let mut out = error.to_string();
@@ -290,72 +280,6 @@ pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
         next = e.source();
     }
     out
-}
-
-impl From<tokio_postgres::Error> for AppError {
-    /// Classifies a driver error: a unique violation is a conflict, a
-    /// cancelled statement a timeout, a lost connection a 503, anything else
-    /// a 500.
-    fn from(error: tokio_postgres::Error) -> Self {
-        use tokio_postgres::error::SqlState;
-        if let Some(db) = error.as_db_error() {
-            let code = db.code();
-            if *code == SqlState::UNIQUE_VIOLATION {
-                return Self::Conflict("the value of a unique field is already taken".into());
-            }
-            if *code == SqlState::QUERY_CANCELED {
-                return Self::Timeout;
-            }
-            if *code == SqlState::UNDEFINED_TABLE {
-                // Migrations have not been applied (yet): not the client's
-                // fault, and it may pass.
-                return Self::unavailable("the database schema is not ready; retry shortly", error);
-            }
-            if is_unavailable_state(code) {
-                return Self::unavailable("the database is unavailable; retry shortly", error);
-            }
-            return Self::internal(error);
-        }
-        if error.is_closed() || error_has_io_source(&error) {
-            return Self::unavailable("the database is unavailable; retry shortly", error);
-        }
-        Self::internal(error)
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for AppError {
-    /// A pool error is a 503: no connection in time, or none could be made.
-    fn from(error: deadpool_postgres::PoolError) -> Self {
-        use deadpool_postgres::PoolError;
-        match error {
-            PoolError::Backend(e) => Self::from(e),
-            PoolError::Timeout(_) => Self::unavailable(
-                "no database connection available in time; retry shortly",
-                error,
-            ),
-            _ => Self::unavailable("the database is unavailable; retry shortly", error),
-        }
-    }
-}
-
-/// Server-side states that mean "try again later": shutting down, too many
-/// connections, starting up, crash recovery.
-fn is_unavailable_state(code: &tokio_postgres::error::SqlState) -> bool {
-    let class = &code.code()[..2];
-    // 08: connection exception, 53: insufficient resources, 57: operator
-    // intervention (admin shutdown, crash shutdown, cannot connect now).
-    matches!(class, "08" | "53" | "57")
-}
-
-fn error_has_io_source(error: &tokio_postgres::Error) -> bool {
-    let mut next = error.source();
-    while let Some(e) = next {
-        if e.is::<std::io::Error>() {
-            return true;
-        }
-        next = e.source();
-    }
-    false
 }
 
 #[cfg(test)]
@@ -389,6 +313,9 @@ mod tests {
             (AppError::overloaded(), 503, "service_unavailable"),
             (AppError::internal("boom"), 500, "internal"),
         ];
+        let mut seen: Vec<&str> = cases.iter().map(|(e, _, _)| e.code()).collect();
+        seen.dedup();
+        assert_eq!(seen, CODES, "CODES lists every code, in order");
         for (error, status, code) in cases {
             assert_eq!(error.status().as_u16(), status);
             assert_eq!(error.code(), code);
@@ -554,50 +481,5 @@ mod tests {
         assert!(matches!(slot.take(), Some(AppError::NotFound)));
         assert!(slot.take().is_none());
         assert_eq!(slot.inspect(AppError::code), None);
-    }
-
-    #[test]
-    fn pool_errors_are_503s_that_keep_their_cause() {
-        use deadpool_postgres::{PoolError, TimeoutType};
-        let error = AppError::from(PoolError::Timeout(TimeoutType::Wait));
-        assert_eq!(error.status(), 503);
-        assert_eq!(
-            error.detail(),
-            "no database connection available in time; retry shortly"
-        );
-        assert!(error.source_chain().unwrap().contains("Timeout"));
-        for pool_error in [PoolError::Closed, PoolError::NoRuntimeSpecified] {
-            let error = AppError::from(pool_error);
-            assert_eq!(error.status(), 503);
-            assert_eq!(error.detail(), "the database is unavailable; retry shortly");
-            assert!(error.source_chain().is_some());
-            let response = error.into_response();
-            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-        }
-    }
-
-    #[test]
-    fn server_states_that_may_pass_are_unavailable() {
-        use tokio_postgres::error::SqlState;
-        for state in [
-            SqlState::CONNECTION_FAILURE,
-            SqlState::CONNECTION_EXCEPTION,
-            SqlState::TOO_MANY_CONNECTIONS,
-            SqlState::OUT_OF_MEMORY,
-            SqlState::ADMIN_SHUTDOWN,
-            SqlState::CRASH_SHUTDOWN,
-            SqlState::CANNOT_CONNECT_NOW,
-        ] {
-            assert!(is_unavailable_state(&state), "{}", state.code());
-        }
-        for state in [
-            SqlState::UNIQUE_VIOLATION,
-            SqlState::SYNTAX_ERROR,
-            SqlState::DIVISION_BY_ZERO,
-            SqlState::UNDEFINED_TABLE,
-            SqlState::INVALID_PASSWORD,
-        ] {
-            assert!(!is_unavailable_state(&state), "{}", state.code());
-        }
     }
 }

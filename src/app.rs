@@ -1,0 +1,108 @@
+//! The app factory: the resources the service serves, and the layers every
+//! request passes through, outermost first.
+
+use http::{HeaderName, HeaderValue};
+use tower::ServiceBuilder;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::error::BoxError;
+use crate::http::Response;
+use crate::middleware::{
+    access_log::AccessLogLayer, body_limit::BodyLimitLayer, catch_panic::CatchPanicLayer,
+    cors::CorsLayer, head::HeadLayer, load_shed::LoadShedLayer, problem::ProblemLayer,
+    request_id::RequestIdLayer, timeout::TimeoutLayer,
+};
+use crate::resource::Resource;
+use crate::router::{RouteTable, Router};
+use crate::state::AppState;
+use crate::{health, openapi, users};
+
+/// Every resource the service serves; the OpenAPI document is assembled from
+/// the same list. Adding a resource is one line here.
+pub const RESOURCES: &[Resource] = &[health::RESOURCE, users::RESOURCE];
+
+/// The standard route table: every resource, then the OpenAPI document and
+/// its page (which describe them all).
+pub fn routes(state: &AppState) -> RouteTable {
+    let table = RESOURCES.iter().fold(RouteTable::new(), |table, resource| {
+        (resource.routes)(table, state)
+    });
+    openapi::routes(table, RESOURCES)
+}
+
+/// The whole service around `table` (usually [`routes`]; tests add routes
+/// that are not shipped, e.g. one that panics), for any request body type.
+///
+/// The request path, outermost first: HEAD body strip · nosniff · request
+/// id · problem rendering · access log · CORS · panic catcher · timeout ·
+/// load shedding · body limit · router → endpoint.
+pub fn app<B>(
+    state: &AppState,
+    table: RouteTable,
+) -> impl tower::Service<
+    ::http::Request<B>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static
+where
+    B: ::http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let settings = &state.settings;
+    let cors = CorsLayer::new(&settings.cors_allow_origins, table.methods());
+    ServiceBuilder::new()
+        .layer(HeadLayer)
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(RequestIdLayer)
+        .layer(ProblemLayer)
+        .layer(AccessLogLayer)
+        .layer(cors)
+        .layer(CatchPanicLayer)
+        .layer(TimeoutLayer::new(settings.request_timeout))
+        .layer(LoadShedLayer::new(settings.max_concurrent_requests))
+        .layer(BodyLimitLayer::new(settings.body_limit))
+        .service(Router::new(table))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::config::{DatabaseUrl, Settings};
+
+    fn state() -> AppState {
+        let url = DatabaseUrl::parse("postgres://app@localhost/unused").unwrap();
+        AppState::new(Settings::for_database(url)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_document_and_the_route_table_name_the_same_operations() {
+        let table = routes(&state());
+        let routed: BTreeSet<(String, String)> = table
+            .operations()
+            .into_iter()
+            .map(|(method, path)| (method.as_str().to_lowercase(), path.to_owned()))
+            .collect();
+        let doc = openapi::document(RESOURCES);
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        assert_eq!(documented, routed);
+    }
+
+    #[tokio::test]
+    async fn cors_allows_exactly_the_methods_routed() {
+        assert_eq!(routes(&state()).methods(), "GET, HEAD, POST, PATCH, DELETE");
+    }
+}

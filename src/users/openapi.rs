@@ -1,0 +1,327 @@
+//! The users' part of the OpenAPI document: their paths, with every status
+//! and problem code each operation can answer, and their schemas.
+
+use serde_json::{Value, json};
+
+use super::input::{Member, Param};
+use super::{COLLECTION, ITEM};
+use crate::http::{Names, cursor, query};
+use crate::openapi::Document;
+use crate::openapi::parts::{ok_json, operation, path_item, problem, request_id_header};
+use crate::openapi::text::{CONTROL, NON_CONTROL_WHITE_SPACE, WHITE_SPACE, trimmed_text};
+
+const TAG: &str = "users";
+
+/// Adds the user paths and schemas to `doc`.
+pub fn describe(doc: &mut Document) {
+    doc.tag(TAG, "User accounts: create, read, list, update, delete.");
+    let id_param = json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "The user's id: a UUID in the hyphenated 8-4-4-4-12 form, any letter case; anything else is a 422.",
+        "schema": {"type": "string", "format": "uuid"}
+    });
+    let user = json!({"$ref": "#/components/schemas/User"});
+    let not_found = problem("No user with this id.", &["not_found"]);
+    let invalid_path = problem(
+        "Validation failed: the id is not a UUID (location `path`).",
+        &["validation_failed"],
+    );
+    let conflict = problem(
+        "Conflict: the email is taken (case-insensitively) by another user.",
+        &["conflict"],
+    );
+    let malformed = problem(
+        "The body is absent, empty, not JSON, or not a JSON object (`malformed_body`).",
+        &["malformed_body"],
+    );
+    let too_large = problem(
+        "The body is larger than the limit (`payload_too_large`).",
+        &["payload_too_large"],
+    );
+    let media_type = problem(
+        "The body is not `application/json` (UTF-8) (`unsupported_media_type`).",
+        &["unsupported_media_type"],
+    );
+
+    let create = operation(
+        "createUser",
+        "Create a user",
+        TAG,
+        &[
+            (
+                "201",
+                json!({
+                    "description": "Created.",
+                    "headers": {
+                        "x-request-id": {"$ref": "#/components/headers/RequestId"},
+                        "location": {"description": "The new user's URL, /api/v1/users/{id}.", "required": true, "schema": {"type": "string"}}
+                    },
+                    "content": {"application/json": {"schema": user}}
+                }),
+            ),
+            ("400", malformed.clone()),
+            ("409", conflict.clone()),
+            ("413", too_large.clone()),
+            ("415", media_type.clone()),
+            (
+                "422",
+                problem(
+                    "Validation failed: every problem with the body is listed in `errors`.",
+                    &["validation_failed"],
+                ),
+            ),
+        ],
+        json!({"requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UserCreate"}}}}}),
+    );
+    let list = operation(
+        "listUsers",
+        "List users, oldest first, with keyset pagination",
+        TAG,
+        &[
+            (
+                "200",
+                ok_json(
+                    "One page of users.",
+                    &json!({"$ref": "#/components/schemas/UserPage"}),
+                ),
+            ),
+            (
+                "422",
+                problem(
+                    "Validation failed: an unknown, repeated or invalid query parameter, or a cursor this service did not issue (location `query`).",
+                    &["validation_failed"],
+                ),
+            ),
+        ],
+        json!({"parameters": list_parameters()}),
+    );
+    let get = operation(
+        "getUser",
+        "Get a user",
+        TAG,
+        &[
+            ("200", ok_json("The user.", &user)),
+            ("404", not_found.clone()),
+            ("422", invalid_path.clone()),
+        ],
+        json!({"parameters": [id_param.clone()]}),
+    );
+    let update = operation(
+        "updateUser",
+        "Update some of a user's members",
+        TAG,
+        &[
+            (
+                "200",
+                ok_json("The updated user (unchanged for `{}`).", &user),
+            ),
+            ("400", malformed),
+            ("404", not_found.clone()),
+            ("409", conflict),
+            ("413", too_large),
+            ("415", media_type),
+            (
+                "422",
+                problem(
+                    "Validation failed: the id is not a UUID, or every problem with the body is listed in `errors`.",
+                    &["validation_failed"],
+                ),
+            ),
+        ],
+        json!({
+            "parameters": [id_param.clone()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UserUpdate"}}}}
+        }),
+    );
+    let delete = operation(
+        "deleteUser",
+        "Delete a user",
+        TAG,
+        &[
+            (
+                "204",
+                json!({"description": "Deleted.", "headers": request_id_header()}),
+            ),
+            ("404", not_found),
+            ("422", invalid_path),
+        ],
+        json!({"parameters": [id_param]}),
+    );
+    doc.path(COLLECTION, path_item(Some(list), &[("post", create)]));
+    doc.path(
+        ITEM,
+        path_item(Some(get), &[("patch", update), ("delete", delete)]),
+    );
+    for (name, schema) in schemas() {
+        doc.schema(name, schema);
+    }
+}
+
+/// The list route's query parameters, one per [`Param`].
+fn list_parameters() -> Vec<Value> {
+    Param::ALL
+        .iter()
+        .map(|(name, param)| {
+            let (description, schema) = match param {
+                Param::Limit => (
+                    "Page size.",
+                    json!({"type": "integer", "minimum": 1, "maximum": query::MAX_LIMIT, "default": query::DEFAULT_LIMIT}),
+                ),
+                Param::Cursor => (
+                    "Opaque: the `next_cursor` of a previous page. Following it until it is null visits every matching user exactly once, in order.",
+                    json!({"type": "string", "pattern": cursor::PATTERN}),
+                ),
+                Param::IsActive => ("Only users with this flag.", json!({"type": "boolean"})),
+            };
+            json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+        })
+        .collect()
+}
+
+/// Exactly the emails the server accepts: optional surrounding white space,
+/// then 3 to 254 characters with no white space or control characters,
+/// exactly one `@`, 1 to 64 characters before it and at least one after.
+fn email_pattern() -> String {
+    let ws = WHITE_SPACE;
+    let other_ws = NON_CONTROL_WHITE_SPACE;
+    let core = format!("[^@{CONTROL}{other_ws}]");
+    let any = format!("[^{CONTROL}{other_ws}]");
+    format!("^[{ws}]*(?={any}{{3,254}}[{ws}]*$){core}{{1,64}}@{core}+[{ws}]*$")
+}
+
+/// The request schema's members, one per [`Member`].
+fn request_members(create: bool) -> Value {
+    let email_rules = "Trimmed (Unicode White_Space) first; then 3 to 254 characters, exactly one @ with 1 to 64 characters before it and a non-empty domain, no whitespace or control characters. Unique case-insensitively (Unicode lower-casing). Stored and returned as given, after trimming.";
+    let name_rules = "Trimmed first; then at most 255 characters, no control characters; blank is stored as null.";
+    let properties: serde_json::Map<String, Value> = Member::ALL
+        .iter()
+        .map(|(name, member)| {
+            let schema = match member {
+                Member::Email => {
+                    json!({"type": "string", "pattern": email_pattern(), "description": email_rules})
+                }
+                Member::FullName if create => {
+                    json!({"type": ["string", "null"], "pattern": trimmed_text(255), "description": name_rules, "default": null})
+                }
+                Member::FullName => {
+                    json!({"type": ["string", "null"], "pattern": trimmed_text(255), "description": name_rules})
+                }
+                Member::IsActive if create => json!({"type": "boolean", "default": true}),
+                Member::IsActive => json!({"type": "boolean"}),
+            };
+            ((*name).to_owned(), schema)
+        })
+        .collect();
+    Value::Object(properties)
+}
+
+fn schemas() -> [(&'static str, Value); 4] {
+    [
+        (
+            "User",
+            json!({
+                "type": "object",
+                "required": ["id", "email", "full_name", "is_active", "created_at", "updated_at"],
+                "additionalProperties": false,
+                "properties": {
+                    "id": {"type": "string", "format": "uuid", "description": "UUIDv7, lower-case, hyphenated; sorts by creation time."},
+                    "email": {"type": "string", "minLength": 3, "maxLength": 254},
+                    "full_name": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+                    "is_active": {"type": "boolean"},
+                    "created_at": {"type": "string", "format": "date-time", "description": "RFC 3339, UTC (Z), microseconds."},
+                    "updated_at": {"type": "string", "format": "date-time", "description": "Moves on every successful update."}
+                }
+            }),
+        ),
+        (
+            "UserCreate",
+            json!({
+                "type": "object",
+                "required": ["email"],
+                "additionalProperties": false,
+                "properties": request_members(true)
+            }),
+        ),
+        (
+            "UserUpdate",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "description": "Any subset of the members; {} is a no-op that returns the user unchanged. Any other body updates updated_at, even with unchanged values. email and is_active may not be null; full_name null clears it.",
+                "properties": request_members(false)
+            }),
+        ),
+        (
+            "UserPage",
+            json!({
+                "type": "object",
+                "required": ["items", "next_cursor"],
+                "additionalProperties": false,
+                "properties": {
+                    "items": {"type": "array", "maxItems": query::MAX_LIMIT, "items": {"$ref": "#/components/schemas/User"}},
+                    "next_cursor": {"type": ["string", "null"], "pattern": cursor::PATTERN, "description": "Non-null only if more matching users existed when the page was read."}
+                }
+            }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timestamp::Timestamp;
+    use crate::users::model::User;
+
+    fn property_names(schema: &Value) -> Vec<String> {
+        let mut names: Vec<String> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn schema(name: &str) -> Value {
+        schemas()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_user_schema_matches_the_serialised_type() {
+        let user = User {
+            id: uuid::Uuid::now_v7(),
+            email: "a@b.c".into(),
+            full_name: None,
+            is_active: true,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        };
+        let json = serde_json::to_value(&user).unwrap();
+        let mut keys: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(property_names(&schema("User")), keys);
+    }
+
+    #[test]
+    fn request_schemas_list_exactly_the_accepted_members() {
+        let mut members: Vec<String> = Member::ALL.iter().map(|(m, _)| (*m).to_owned()).collect();
+        members.sort();
+        for name in ["UserCreate", "UserUpdate"] {
+            assert_eq!(property_names(&schema(name)), members, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_list_route_documents_exactly_its_parameters() {
+        let names: Vec<_> = list_parameters()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["limit", "cursor", "is_active"]);
+    }
+}
