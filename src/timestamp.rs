@@ -1,8 +1,9 @@
 //! UTC timestamps with microsecond precision, as PostgreSQL stores them and
 //! API.md renders them (`2026-11-29T10:53:19.123456Z`).
 //!
-//! A small type of our own: it reads `timestamptz` straight from the wire and
-//! formats without a calendar library.
+//! A small type of our own: it reads `timestamptz` straight from the wire
+//! (eight bytes, microseconds since 2000-01-01) and formats into a fixed
+//! buffer; the calendar arithmetic is the `time` crate's.
 
 use std::cell::Cell;
 use std::fmt;
@@ -70,23 +71,28 @@ thread_local! {
     static LAST_SECOND: Cell<(i64, [u8; 19])> = const { Cell::new((i64::MIN, [0; 19])) };
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` of the second `second` seconds after the epoch.
+/// `YYYY-MM-DDTHH:MM:SS` of the second `second` seconds after the epoch
+/// (the calendar from the `time` crate; years outside 0..=9999 clamp).
 fn second_prefix(second: i64) -> [u8; 19] {
-    let days = second.div_euclid(86_400);
-    let secs = second.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let at = time::OffsetDateTime::from_unix_timestamp(second).unwrap_or(if second < 0 {
+        time::PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    });
+    let (year, month, day) = at.to_calendar_date();
+    let (hour, minute, sec) = at.to_hms();
     let mut buf = [0u8; 19];
-    put(&mut buf[0..4], year.clamp(0, 9999));
+    put(&mut buf[0..4], i64::from(year).clamp(0, 9999));
     buf[4] = b'-';
-    put(&mut buf[5..7], month);
+    put(&mut buf[5..7], i64::from(u8::from(month)));
     buf[7] = b'-';
-    put(&mut buf[8..10], day);
+    put(&mut buf[8..10], i64::from(day));
     buf[10] = b'T';
-    put(&mut buf[11..13], secs / 3600);
+    put(&mut buf[11..13], i64::from(hour));
     buf[13] = b':';
-    put(&mut buf[14..16], secs / 60 % 60);
+    put(&mut buf[14..16], i64::from(minute));
     buf[16] = b':';
-    put(&mut buf[17..19], secs % 60);
+    put(&mut buf[17..19], i64::from(sec));
     buf
 }
 
@@ -113,20 +119,6 @@ fn put(out: &mut [u8], mut value: i64) {
         *b = b'0' + u8::try_from(value % 10).unwrap_or(0);
         value /= 10;
     }
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (y, m, d).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 impl fmt::Display for Timestamp {

@@ -6,6 +6,13 @@
 //! when the database has a version this binary does not know (it was
 //! migrated by a newer binary): both mean the schema is not what the code
 //! expects, and guessing would be worse than stopping.
+//!
+//! Hand-written because the contract needs what the maintained runners for
+//! tokio-postgres do not give together: `down` migrations (refinery has none,
+//! by design), one advisory lock held for the whole run so replicas starting
+//! at once apply each migration exactly once, a drift check that refuses a
+//! changed file, and our own TLS connector; sqlx's runner would bring sqlx,
+//! which this design excludes.
 
 use std::fmt::{self, Write as _};
 use std::time::Instant;

@@ -269,3 +269,13 @@ fn debug_output_lists_the_operations() {
 fn head_cannot_be_routed() {
     let _ = RouteTable::new().route("/items", Method::HEAD, service_fn(ok));
 }
+
+#[test]
+fn methods_are_every_method_served_in_a_fixed_order() {
+    let table = RouteTable::new()
+        .route("/a", Method::DELETE, service_fn(ok))
+        .route("/b", Method::POST, service_fn(ok))
+        .route("/b", Method::GET, service_fn(ok));
+    assert_eq!(table.methods(), "GET, HEAD, POST, DELETE");
+    assert_eq!(RouteTable::new().methods(), "");
+}
