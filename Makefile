@@ -9,8 +9,12 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help install run dev lint format format-check typecheck test check pre-commit-install db-start db-stop \
-	migrate-gen migrate-up migrate-down migrate-status contract bench loadtest fuzz instructions coverage mutants
+# Every recipe is one line of `make help` (its `## ` comment) and is phony:
+# the list is read from those lines, so a new recipe cannot be forgotten, and
+# a folder of the same name (docs/, docker/, fuzz/) never shadows it. Targets
+# without `## ` are real files (tools/ci-lint/node_modules/...).
+RECIPES := $(shell sed -nE 's/^([a-zA-Z_-]+):.*\#\# .*/\1/p' $(MAKEFILE_LIST))
+.PHONY: $(RECIPES)
 
 help: ## list the recipes
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -100,8 +104,6 @@ pre-commit-install: ## install a git pre-commit hook: format check, clippy, type
 
 # --- Shipping: static binary, image, compose, docs, supply chain -----------
 
-.PHONY: build-static docker-mirror docker-build compose-up compose-down docs-build docs-serve deny lint-ci
-
 MUSL_TARGET := x86_64-unknown-linux-musl
 STATIC_BIN := target/$(MUSL_TARGET)/release/backend
 IMAGE ?= backend
@@ -130,7 +132,7 @@ endef
 define check_static
 	@ldd $(1) 2>&1 | grep -Eq 'not a dynamic executable|statically linked' \
 		|| { ldd $(1); echo "$(1) is not a static executable"; exit 1; }
-	@echo "$(1): static ($$(ldd $(1) 2>&1 | tr -d '\t')), $$(stat -c %s $(1) | awk '{printf "%.1f MiB", $$1 / 1048576}')"
+	@echo "$(1): static ($$(ldd $(1) 2>&1 | tr -d '\t')), $$(wc -c < $(1) | awk '{printf "%.1f MiB", $$1 / 1048576}')"
 endef
 
 build-static: ## build the fully static release binary (musl, mimalloc) and check that it is static
@@ -166,6 +168,8 @@ docker-build: ## build the production image backend:latest (needs a Docker engin
 	@docker info >/dev/null 2>&1 || { echo "docker-build: no Docker engine here; 'make docker-mirror' runs the image's build steps without one"; exit 1; }
 	docker build --tag $(IMAGE):$(VERSION) --tag $(IMAGE):latest .
 
+docker: docker-build ## same as docker-build
+
 compose-up: ## start PostgreSQL 18 and the API with live reload in Docker (http://127.0.0.1:8000)
 	$(COMPOSE) up --build --detach
 	@echo "API: http://127.0.0.1:8000 once built (the first build takes minutes); logs: $(COMPOSE) logs -f api"
@@ -179,6 +183,8 @@ docs-build: ## build the docs site into target/doc: guides, code reference, HTTP
 	cp docs/http-api.html target/doc/http-api.html
 	printf '<!doctype html>\n<meta charset="utf-8">\n<meta http-equiv="refresh" content="0; url=backend/index.html">\n<title>backend docs</title>\n<a href="backend/index.html">backend docs</a>\n' > target/doc/index.html
 	@echo "docs: target/doc/index.html (make docs-serve serves it)"
+
+docs: docs-build ## same as docs-build
 
 docs-serve: docs-build ## serve the docs site on http://127.0.0.1:8001 (DOCS_PORT)
 	@echo "docs: http://127.0.0.1:$(DOCS_PORT)/"
