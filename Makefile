@@ -97,10 +97,19 @@ mutants: ## mutation testing of the rules (cargo-mutants; MUTANTS_JOBS, MUTANTS_
 
 check: format-check lint typecheck test ## what CI runs: format check, lint, typecheck, tests
 
-pre-commit-install: ## install a git pre-commit hook: format check, clippy, typecheck
-	@hook=$$(git rev-parse --git-path hooks)/pre-commit; mkdir -p "$$(dirname "$$hook")"; \
-	printf '#!/usr/bin/env bash\n# Installed by make pre-commit-install.\nset -e\nmake --no-print-directory format-check lint typecheck\n' > "$$hook"; \
-	chmod +x "$$hook"; echo "installed $$hook"
+pre-commit-install: ## install the pre-commit hook (fmt, clippy, typecheck, whitespace, YAML on what is staged)
+	@# With the pre-commit tool: its hook runs .pre-commit-config.yaml. Without
+	@# it (no Python): a git hook running scripts/pre-commit.sh, the same checks.
+	@hook=$$(git rev-parse --git-path hooks)/pre-commit; \
+	if [ -f "$$hook" ] && grep -q 'Installed by make pre-commit-install' "$$hook"; then rm -f "$$hook"; fi; \
+	if command -v pre-commit >/dev/null 2>&1; then \
+		pre-commit install; \
+	else \
+		mkdir -p "$$(dirname "$$hook")"; \
+		printf '#!/bin/sh\n# Installed by make pre-commit-install (no pre-commit tool found).\nexec "$$(git rev-parse --show-toplevel)/scripts/pre-commit.sh"\n' > "$$hook"; \
+		chmod +x "$$hook"; \
+		echo "installed $$hook: runs scripts/pre-commit.sh on what is staged (install pre-commit and run this again to use .pre-commit-config.yaml)"; \
+	fi
 
 # --- Shipping: static binary, image, compose, docs, supply chain -----------
 
