@@ -113,7 +113,9 @@ pre-commit-install: ## install the pre-commit hook (fmt, clippy, typecheck, whit
 
 # --- Shipping: static binary, image, compose, docs, supply chain -----------
 
-MUSL_TARGET := x86_64-unknown-linux-musl
+# The musl target of build-static and docker-mirror (the image maps TARGETARCH
+# to x86_64- or aarch64-unknown-linux-musl itself).
+MUSL_TARGET ?= x86_64-unknown-linux-musl
 STATIC_BIN := target/$(MUSL_TARGET)/release/backend
 IMAGE ?= backend
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
