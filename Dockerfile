@@ -100,6 +100,15 @@ EXPOSE 8000
 CMD ["scripts/watch.sh", "--locked", "--", "serve"]
 
 # ---------------------------------------------------------------------------
+# binary: the static executable alone, for
+#   docker buildx build --platform linux/amd64,linux/arm64 --target binary \
+#     --output type=local,dest=out .
+# (out/linux_amd64/backend, out/linux_arm64/backend): the release workflow
+# attaches these, built by the same builder as the image's.
+FROM scratch AS binary
+COPY --from=builder /backend /backend
+
+# ---------------------------------------------------------------------------
 # Final: one static binary on an empty file system, as a non-root user.
 # The CA bundle is there for TLS to the database (sslmode=require today
 # encrypts without verifying; a verifying mode will read it).
