@@ -9,11 +9,15 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help install run dev lint format format-check typecheck test check pre-commit-install db-start db-stop \
-	migrate-gen migrate-up migrate-down migrate-status contract bench loadtest fuzz instructions coverage mutants
+# Every recipe is one line of `make help` (its `## ` comment) and is phony:
+# the list is read from those lines, so a new recipe cannot be forgotten, and
+# a folder of the same name (docs/, docker/, fuzz/) never shadows it. Targets
+# without `## ` are real files (tools/ci-lint/node_modules/...).
+RECIPES := $(shell sed -nE 's/^([a-zA-Z0-9_-]+):.*\#\# .*/\1/p' $(MAKEFILE_LIST))
+.PHONY: $(RECIPES)
 
 help: ## list the recipes
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
 install: ## fetch dependencies and check the toolchain and PostgreSQL
@@ -93,16 +97,25 @@ mutants: ## mutation testing of the rules (cargo-mutants; MUTANTS_JOBS, MUTANTS_
 
 check: format-check lint typecheck test ## what CI runs: format check, lint, typecheck, tests
 
-pre-commit-install: ## install a git pre-commit hook: format check, clippy, typecheck
-	@hook=$$(git rev-parse --git-path hooks)/pre-commit; mkdir -p "$$(dirname "$$hook")"; \
-	printf '#!/usr/bin/env bash\n# Installed by make pre-commit-install.\nset -e\nmake --no-print-directory format-check lint typecheck\n' > "$$hook"; \
-	chmod +x "$$hook"; echo "installed $$hook"
+pre-commit-install: ## install the pre-commit hook (fmt, clippy, typecheck, whitespace, YAML on what is staged)
+	@# With the pre-commit tool: its hook runs .pre-commit-config.yaml. Without
+	@# it (no Python): a git hook running scripts/pre-commit.sh, the same checks.
+	@hook=$$(git rev-parse --git-path hooks)/pre-commit; \
+	if [ -f "$$hook" ] && grep -q 'Installed by make pre-commit-install' "$$hook"; then rm -f "$$hook"; fi; \
+	if command -v pre-commit >/dev/null 2>&1; then \
+		pre-commit install; \
+	else \
+		mkdir -p "$$(dirname "$$hook")"; \
+		printf '#!/bin/sh\n# Installed by make pre-commit-install (no pre-commit tool found).\nexec "$$(git rev-parse --show-toplevel)/scripts/pre-commit.sh"\n' > "$$hook"; \
+		chmod +x "$$hook"; \
+		echo "installed $$hook: runs scripts/pre-commit.sh on what is staged (install pre-commit and run this again to use .pre-commit-config.yaml)"; \
+	fi
 
 # --- Shipping: static binary, image, compose, docs, supply chain -----------
 
-.PHONY: build-static docker-mirror docker-build compose-up compose-down docs-build docs-serve deny lint-ci
-
-MUSL_TARGET := x86_64-unknown-linux-musl
+# The musl target of build-static and docker-mirror (the image maps TARGETARCH
+# to x86_64- or aarch64-unknown-linux-musl itself).
+MUSL_TARGET ?= x86_64-unknown-linux-musl
 STATIC_BIN := target/$(MUSL_TARGET)/release/backend
 IMAGE ?= backend
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -130,7 +143,7 @@ endef
 define check_static
 	@ldd $(1) 2>&1 | grep -Eq 'not a dynamic executable|statically linked' \
 		|| { ldd $(1); echo "$(1) is not a static executable"; exit 1; }
-	@echo "$(1): static ($$(ldd $(1) 2>&1 | tr -d '\t')), $$(stat -c %s $(1) | awk '{printf "%.1f MiB", $$1 / 1048576}')"
+	@echo "$(1): static ($$(ldd $(1) 2>&1 | tr -d '\t')), $$(wc -c < $(1) | awk '{printf "%.1f MiB", $$1 / 1048576}')"
 endef
 
 build-static: ## build the fully static release binary (musl, mimalloc) and check that it is static
@@ -166,6 +179,8 @@ docker-build: ## build the production image backend:latest (needs a Docker engin
 	@docker info >/dev/null 2>&1 || { echo "docker-build: no Docker engine here; 'make docker-mirror' runs the image's build steps without one"; exit 1; }
 	docker build --tag $(IMAGE):$(VERSION) --tag $(IMAGE):latest .
 
+docker: docker-build ## same as docker-build
+
 compose-up: ## start PostgreSQL 18 and the API with live reload in Docker (http://127.0.0.1:8000)
 	$(COMPOSE) up --build --detach
 	@echo "API: http://127.0.0.1:8000 once built (the first build takes minutes); logs: $(COMPOSE) logs -f api"
@@ -179,6 +194,8 @@ docs-build: ## build the docs site into target/doc: guides, code reference, HTTP
 	cp docs/http-api.html target/doc/http-api.html
 	printf '<!doctype html>\n<meta charset="utf-8">\n<meta http-equiv="refresh" content="0; url=backend/index.html">\n<title>backend docs</title>\n<a href="backend/index.html">backend docs</a>\n' > target/doc/index.html
 	@echo "docs: target/doc/index.html (make docs-serve serves it)"
+
+docs: docs-build ## same as docs-build
 
 docs-serve: docs-build ## serve the docs site on http://127.0.0.1:8001 (DOCS_PORT)
 	@echo "docs: http://127.0.0.1:$(DOCS_PORT)/"

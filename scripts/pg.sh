@@ -20,17 +20,39 @@ set -euo pipefail
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 
+# Where initdb and pg_ctl are, first match wins: PG_BINDIR; the PATH;
+# `pg_config --bindir` (the installation whose pg_config is on the PATH);
+# Debian's versioned folders; Homebrew's keg-only postgresql@N (never linked
+# into the PATH; Apple silicon and Intel prefixes) and Postgres.app, newest
+# major first; then the usual prefixes.
 find_bindir() {
   if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
   if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
     dirname "$(command -v pg_ctl)"; return
   fi
   local d
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r) \
+  for d in $(pg_config --bindir 2>/dev/null) \
+           $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r) \
+           $(ls -d /opt/homebrew/opt/postgresql@*/bin /usr/local/opt/postgresql@*/bin 2>/dev/null | sort -t@ -k2 -n -r) \
+           /opt/homebrew/opt/postgresql/bin /usr/local/opt/postgresql/bin \
+           /Applications/Postgres.app/Contents/Versions/latest/bin \
            /usr/local/pgsql/bin /opt/homebrew/bin /usr/local/bin; do
     if [ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ]; then echo "$d"; return; fi
   done
   die "PostgreSQL server binaries (initdb, pg_ctl) not found; install PostgreSQL, set PG_BINDIR, or set DATABASE_URL to an existing server (or use 'make compose-up')"
+}
+
+# psql of the same installation when it has one (a keg-only Homebrew
+# PostgreSQL puts none on the PATH), else the PATH's.
+psql_bin() {
+  local d; d=$(find_bindir 2>/dev/null) || d=
+  if [ -n "$d" ] && [ -x "$d/psql" ]; then echo "$d/psql"; else echo psql; fi
+}
+
+# C.UTF-8 where the C library has it (glibc, musl); macOS has no such
+# locale, so initdb would refuse it there: en_US.UTF-8 instead.
+initdb_locale() {
+  if locale -a 2>/dev/null | grep -Eiqx 'c\.utf-?8'; then echo C.UTF-8; else echo en_US.UTF-8; fi
 }
 
 # Runs a server binary as the account that owns the cluster.
@@ -81,7 +103,7 @@ start() {
   fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 \
-      --locale=C.UTF-8 --no-instructions >"$dir/initdb.log" 2>&1 \
+      --locale="$(initdb_locale)" --no-instructions >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     if [ -n "${PG_TLS_PORT:-}" ]; then
       command -v openssl >/dev/null || die "PG_TLS_PORT needs openssl"
@@ -91,7 +113,8 @@ start() {
       [ "$(id -u)" = 0 ] && chown postgres "$dir/data/server.key" "$dir/data/server.crt"
       printf "ssl = on\n" >> "$dir/data/postgresql.conf"
       # Over TCP, TLS only: a plaintext connection finds no pg_hba entry.
-      sed -i 's/^host /hostssl /' "$dir/data/pg_hba.conf"
+      # -i with an attached suffix: the one spelling GNU and BSD sed share.
+      sed -i.orig 's/^host /hostssl /' "$dir/data/pg_hba.conf" && rm -f "$dir/data/pg_hba.conf.orig"
       echo "$PG_TLS_PORT" > "$dir/port"
     fi
   fi
@@ -121,8 +144,9 @@ stop() {
 createdb() {
   local dir=$1 name=$2 sock
   sock=$(socket_dir "$(cd "$dir" && pwd)")
-  if ! psql -h "$sock" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
-    psql -h "$sock" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
+  local psql; psql=$(psql_bin)
+  if ! "$psql" -h "$sock" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    "$psql" -h "$sock" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
   fi
 }
 

@@ -19,4 +19,3 @@ function request()
   local body = string.format('{"email":"%s-%d@load.example","full_name":"Load Test"}', prefix, counter)
   return wrk.format("POST", "/api/v1/users", { ["Content-Type"] = "application/json" }, body)
 end
-

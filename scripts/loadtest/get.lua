@@ -12,4 +12,3 @@ end
 function request()
   return wrk.format("GET", "/api/v1/users/" .. ids[math.random(#ids)])
 end
-

@@ -4,4 +4,3 @@ dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
 function request()
   return wrk.format("GET", "/api/v1/users")
 end
-
