@@ -8,9 +8,15 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::error::BoxError;
 use crate::http::Response;
 use crate::middleware::{
-    access_log::AccessLogLayer, body_limit::BodyLimitLayer, catch_panic::CatchPanicLayer,
-    cors::CorsLayer, head::HeadLayer, load_shed::LoadShedLayer, problem::ProblemLayer,
-    request_id::RequestIdLayer, timeout::TimeoutLayer,
+    access_log::AccessLogLayer,
+    body_limit::{BodyLimitLayer, BodyRules},
+    catch_panic::CatchPanicLayer,
+    cors::CorsLayer,
+    head::HeadLayer,
+    load_shed::LoadShedLayer,
+    problem::ProblemLayer,
+    request_id::RequestIdLayer,
+    timeout::TimeoutLayer,
 };
 use crate::resource::Resource;
 use crate::router::{RouteTable, Router};
@@ -35,7 +41,9 @@ pub fn routes(state: &AppState) -> RouteTable {
 ///
 /// The request path, outermost first: HEAD body strip · nosniff · request
 /// id · problem rendering · access log · CORS · panic catcher · timeout ·
-/// load shedding · body limit · router → endpoint.
+/// body limit (and pace) · load shedding (probes exempt) · router →
+/// endpoint. The body is read before load shedding admits the request, so
+/// a stalled upload never holds a place in the concurrency budget.
 pub fn app<B>(
     state: &AppState,
     table: RouteTable,
@@ -66,8 +74,12 @@ where
         .layer(cors)
         .layer(CatchPanicLayer)
         .layer(TimeoutLayer::new(settings.request_timeout))
-        .layer(LoadShedLayer::new(settings.max_concurrent_requests))
-        .layer(BodyLimitLayer::new(settings.body_limit))
+        .layer(BodyLimitLayer::new(BodyRules {
+            limit: settings.body_limit,
+            min_rate: settings.connections.body_min_rate,
+            grace: settings.connections.body_grace,
+        }))
+        .layer(LoadShedLayer::new(settings.max_concurrent_requests).exempt(health::PROBES))
         .service(Router::new(table))
 }
 

@@ -28,6 +28,10 @@ pub const RESOURCE: Resource = Resource {
     openapi: describe,
 };
 
+/// The probes' paths: exempt from load shedding, so a busy service is not
+/// taken for a dead one.
+pub const PROBES: &[&str] = &["/healthz", "/readyz"];
+
 /// The readiness probe's own bound on the database round trip.
 pub const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 

@@ -4,8 +4,9 @@
 
 #![no_main]
 
-use backend::users::cursor;
-use backend::users::service::{ListQuery, MAX_LIMIT};
+use backend::http::cursor;
+use backend::http::query::MAX_LIMIT;
+use backend::users::input::ListQuery;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@
 use backend::error::AppError;
 use backend::http::body::parse_object;
 use backend::users::model::{Email, FullName};
-use backend::users::service::{NewUser, UserPatch};
+use backend::users::model::{NewUser, UserPatch};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+mod connections;
 mod database;
 mod parse;
 
+pub use connections::Connections;
 pub use database::DatabaseUrl;
 use parse::{Parser, int_in, parse_bool, parse_origins};
 
@@ -62,8 +64,11 @@ pub struct Settings {
     /// `SHUTDOWN_TIMEOUT_MS` (default 8000): graceful drain deadline.
     pub shutdown_timeout: Duration,
     /// `HEADER_READ_TIMEOUT_MS` (default 5000): a client must send a request's
-    /// headers, or its next request on a kept-alive connection, within this.
+    /// headers, or its next request on a kept-alive connection (or, over
+    /// HTTP/2, open a stream on an idle connection), within this.
     pub header_read_timeout: Duration,
+    /// Connection caps, deadlines and shutdown pacing ([`Connections`]).
+    pub connections: Connections,
     /// `LOG_FORMAT` (default `pretty` in dev, `json` in prod).
     pub log_format: LogFormat,
     /// `RUST_LOG` if set, otherwise `LOG_LEVEL` (default `info`): a filter.
@@ -88,6 +93,7 @@ impl fmt::Debug for Settings {
             .field("cors_allow_origins", &self.cors_allow_origins)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("connections", &self.connections)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("migrate_on_start", &self.migrate_on_start)
@@ -191,6 +197,7 @@ impl Settings {
         let cors_allow_origins = p.parse("CORS_ALLOW_ORIGINS", Vec::new(), parse_origins);
         let shutdown_timeout = p.millis("SHUTDOWN_TIMEOUT_MS", 8000);
         let header_read_timeout = p.millis("HEADER_READ_TIMEOUT_MS", 5000);
+        let connections = Connections::parse(&mut p, app_env, shutdown_timeout);
         let default_format = match app_env {
             AppEnv::Dev => LogFormat::Pretty,
             AppEnv::Prod => LogFormat::Json,
@@ -233,6 +240,7 @@ impl Settings {
                 cors_allow_origins,
                 shutdown_timeout,
                 header_read_timeout,
+                connections,
                 log_format,
                 log_filter,
                 migrate_on_start,

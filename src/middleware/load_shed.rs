@@ -1,6 +1,11 @@
 //! Load shedding: at most `MAX_CONCURRENT_REQUESTS` requests are served at
 //! once; the next one gets a 503 with `retry-after` at once instead of
 //! queueing without bound.
+//!
+//! The probes are exempt (the paths given to [`LoadShedLayer::exempt`]): a
+//! liveness check that fails because the service is busy would get a healthy
+//! process restarted. The layer sits inside the body limit, so a request
+//! takes its place only once its body has arrived.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -51,7 +56,7 @@ impl Budget {
 #[derive(Debug)]
 pub struct Admission(Arc<Budget>);
 
-impl Finish for Admission {
+impl Finish for Option<Admission> {
     fn finish(self, _response: &mut Response) {}
 }
 
@@ -65,6 +70,7 @@ impl Drop for Admission {
 #[derive(Debug, Clone)]
 pub struct LoadShedLayer {
     budget: Arc<Budget>,
+    exempt: &'static [&'static str],
 }
 
 impl LoadShedLayer {
@@ -75,7 +81,15 @@ impl LoadShedLayer {
                 in_flight: AtomicUsize::new(0),
                 max,
             }),
+            exempt: &[],
         }
+    }
+
+    /// Requests for exactly these paths are never shed nor counted.
+    #[must_use]
+    pub fn exempt(mut self, paths: &'static [&'static str]) -> Self {
+        self.exempt = paths;
+        self
     }
 }
 
@@ -86,6 +100,7 @@ impl<S> Layer<S> for LoadShedLayer {
         LoadShedService {
             inner,
             budget: Arc::clone(&self.budget),
+            exempt: self.exempt,
         }
     }
 }
@@ -95,6 +110,7 @@ impl<S> Layer<S> for LoadShedLayer {
 pub struct LoadShedService<S> {
     inner: S,
     budget: Arc<Budget>,
+    exempt: &'static [&'static str],
 }
 
 impl<S, B> Service<Request<B>> for LoadShedService<S>
@@ -103,15 +119,20 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = AnswerOr<Finishing<S::Future, Admission>>;
+    type Future = AnswerOr<Finishing<S::Future, Option<Admission>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        if self.exempt.contains(&req.uri().path()) {
+            return AnswerOr::inner(Finishing::new(self.inner.call(req), None));
+        }
         match self.budget.try_admit() {
-            Some(admission) => AnswerOr::inner(Finishing::new(self.inner.call(req), admission)),
+            Some(admission) => {
+                AnswerOr::inner(Finishing::new(self.inner.call(req), Some(admission)))
+            }
             None => AnswerOr::answer(AppError::overloaded().into_response()),
         }
     }

@@ -1,5 +1,16 @@
 //! Graceful shutdown for connections: tell each to finish, then wait until
-//! all have.
+//! all have; and the retirement of single connections that grew too old or,
+//! over HTTP/2, sat idle.
+//!
+//! Finishing is not the same for every connection. One that has answered
+//! requests and is idle closes at once; one with a request in flight
+//! answers it (with `connection: close`) and closes. An HTTP/1.1 connection
+//! that was accepted but has not yet sent its first request is *not* closed:
+//! its request may already be on the wire, and closing would drop it
+//! unanswered. It answers that first request with `connection: close`; the
+//! header-read timeout bounds the wait for one that never comes. HTTP/2
+//! connections get GOAWAY, which tells the client which streams were not
+//! processed and may be retried.
 //!
 //! hyper-util's `GracefulShutdown` does the same with a watch channel whose
 //! `changed()` future every connection polls on every wake-up (~350
@@ -11,11 +22,34 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use hyper_util::server::graceful::GracefulConnection;
 use pin_project_lite::pin_project;
 use tokio::sync::Notify;
 use tokio::sync::futures::OwnedNotified;
+use tokio::time::{Instant, Sleep};
+
+use super::conn_state::ConnState;
+
+/// The HTTP version a connection speaks: they close differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1 (keep-alive).
+    Http1,
+    /// HTTP/2 (prior knowledge).
+    Http2,
+}
+
+/// When a connection is retired without a drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Retire it once it is this old.
+    pub max_age: Duration,
+    /// Over HTTP/2, retire it once no request has run for between one and
+    /// two of these (HTTP/1.1 idleness is hyper's header-read timeout).
+    pub idle_timeout: Duration,
+}
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -80,14 +114,33 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Wraps `conn` so that it shuts down gracefully when the drain begins.
-    pub fn watch<C: GracefulConnection>(self, conn: C) -> Watched<C> {
+    /// Wraps `conn`, speaking `protocol` and counting its requests in
+    /// `state`, so that it shuts down gracefully when the drain begins or a
+    /// limit is reached.
+    pub fn watch<C: GracefulConnection>(
+        self,
+        conn: C,
+        protocol: Protocol,
+        state: Arc<ConnState>,
+        limits: Limits,
+    ) -> Watched<C> {
+        let born = Instant::now();
+        let first_check = match protocol {
+            Protocol::Http1 => limits.max_age,
+            Protocol::Http2 => limits.idle_timeout.min(limits.max_age),
+        };
         Watched {
             conn,
             begin: self.begin,
             registered: None,
             shutting_down: false,
             open: self.open,
+            protocol,
+            state,
+            limits,
+            born,
+            timer: Box::pin(tokio::time::sleep_until(born + first_check)),
+            served_at_check: 0,
         }
     }
 }
@@ -105,7 +158,7 @@ impl Drop for Open {
 }
 
 pin_project! {
-    /// A connection watched by a [`Drain`].
+    /// A connection watched by a [`Drain`] and its own [`Limits`].
     pub struct Watched<C> {
         #[pin]
         conn: C,
@@ -114,7 +167,45 @@ pin_project! {
         registered: Option<Waker>,
         shutting_down: bool,
         open: Open,
+        protocol: Protocol,
+        state: Arc<ConnState>,
+        limits: Limits,
+        born: Instant,
+        // The next moment to check the age (and, over HTTP/2, idleness).
+        timer: Pin<Box<Sleep>>,
+        served_at_check: usize,
     }
+}
+
+/// Whether a connection should be retired now, checked when its timer
+/// fires; otherwise sets the timer for the next check.
+fn past_a_limit(
+    protocol: Protocol,
+    state: &ConnState,
+    limits: Limits,
+    born: Instant,
+    timer: &mut Pin<Box<Sleep>>,
+    served_at_check: &mut usize,
+) -> bool {
+    let now = Instant::now();
+    let retire_at = born + limits.max_age;
+    if now >= retire_at {
+        return true;
+    }
+    let next = match protocol {
+        Protocol::Http1 => retire_at,
+        Protocol::Http2 => {
+            let served = state.served();
+            let busy = state.in_flight() > 0 || served != *served_at_check;
+            if !busy {
+                return true;
+            }
+            *served_at_check = served;
+            (now + limits.idle_timeout).min(retire_at)
+        }
+    };
+    timer.as_mut().reset(next);
+    false
 }
 
 impl<C: GracefulConnection> Future for Watched<C> {
@@ -133,9 +224,27 @@ impl<C: GracefulConnection> Future for Watched<C> {
                 let _ = this.begin.as_mut().poll(cx);
                 *this.registered = Some(cx.waker().clone());
             }
-            if this.open.0.draining.load(Ordering::Acquire) {
+            let mut retire = this.open.0.draining.load(Ordering::Acquire);
+            while !retire && this.timer.as_mut().poll(cx).is_ready() {
+                retire = past_a_limit(
+                    *this.protocol,
+                    this.state,
+                    *this.limits,
+                    *this.born,
+                    this.timer,
+                    this.served_at_check,
+                );
+            }
+            if retire {
                 *this.shutting_down = true;
-                this.conn.as_mut().graceful_shutdown();
+                let fresh = this.state.served() == 0 && this.state.in_flight() == 0;
+                if *this.protocol == Protocol::Http1 && fresh {
+                    // Its first request may be on the wire: answer it, then
+                    // close (the header-read timeout bounds the wait).
+                    this.state.close_after_next();
+                } else {
+                    this.conn.as_mut().graceful_shutdown();
+                }
             }
         }
         this.conn.poll(cx)

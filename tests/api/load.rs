@@ -98,7 +98,10 @@ async fn sigterm_under_keep_alive_load_fails_no_accepted_request() {
     process.terminate();
     let signalled = Instant::now();
     process
-        .wait_for_line(|l| l.contains("shutdown started"), Duration::from_secs(5))
+        .wait_for_line(
+            |l| l.contains("no longer accepting"),
+            Duration::from_secs(5),
+        )
         .await
         .expect("the drain starts");
     assert!(

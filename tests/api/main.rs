@@ -16,6 +16,8 @@ mod driver_errors;
 mod errors;
 mod health;
 mod hostile;
+mod hostile_network;
+mod lame_duck;
 mod lifecycle;
 mod load;
 mod logging;
