@@ -26,6 +26,7 @@ mod protocol;
 mod request_id;
 mod security;
 mod settings;
+mod text_rules;
 mod tls;
 mod users_create;
 mod users_item;
