@@ -12,6 +12,7 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tower::service_fn;
 
+use crate::error::problem::MAX_ERRORS;
 use crate::error::{AppError, CODES};
 use crate::http::response::json_bytes;
 use crate::resource::Resource;
@@ -162,7 +163,7 @@ fn describe_self(doc: &mut Document) {
 fn problem_schema() -> Value {
     json!({
         "type": "object",
-        "description": "RFC 9457 problem details. `errors` appears on 422 only.",
+        "description": "RFC 9457 problem details. `errors` appears on 422 only, listing every problem found up to 20; when more were found, the first 20 are listed and `errors_truncated` is true (it is absent otherwise).",
         "required": ["type", "title", "status", "code", "detail", "instance", "request_id"],
         "additionalProperties": false,
         "properties": {
@@ -176,6 +177,7 @@ fn problem_schema() -> Value {
             "errors": {
                 "type": "array",
                 "minItems": 1,
+                "maxItems": MAX_ERRORS,
                 "items": {
                     "type": "object",
                     "required": ["location", "field", "message"],
@@ -186,7 +188,8 @@ fn problem_schema() -> Value {
                         "message": {"type": "string"}
                     }
                 }
-            }
+            },
+            "errors_truncated": {"const": true, "description": "Present (and true) only when more problems were found than `errors` lists."}
         }
     })
 }
