@@ -22,6 +22,7 @@ mod logging;
 mod migration_runner;
 mod migrations;
 mod openapi;
+mod problem_caps;
 mod protocol;
 mod request_id;
 mod security;
