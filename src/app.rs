@@ -7,6 +7,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::BoxError;
 use crate::http::Response;
+use crate::middleware::cache_control::CacheControlLayer;
 use crate::middleware::{
     access_log::AccessLogLayer, body_limit::BodyLimitLayer, catch_panic::CatchPanicLayer,
     cors::CorsLayer, head::HeadLayer, load_shed::LoadShedLayer, problem::ProblemLayer,
@@ -33,9 +34,9 @@ pub fn routes(state: &AppState) -> RouteTable {
 /// The whole service around `table` (usually [`routes`]; tests add routes
 /// that are not shipped, e.g. one that panics), for any request body type.
 ///
-/// The request path, outermost first: HEAD body strip · nosniff · request
-/// id · problem rendering · access log · CORS · panic catcher · timeout ·
-/// load shedding · body limit · router → endpoint.
+/// The request path, outermost first: HEAD body strip · nosniff ·
+/// cache-control · request id · problem rendering · access log · CORS ·
+/// panic catcher · timeout · load shedding · body limit · router → endpoint.
 pub fn app<B>(
     state: &AppState,
     table: RouteTable,
@@ -60,6 +61,7 @@ where
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(CacheControlLayer)
         .layer(RequestIdLayer)
         .layer(ProblemLayer)
         .layer(AccessLogLayer)

@@ -80,7 +80,7 @@ pub fn document(resources: &[Resource]) -> Value {
         "info": {
             "title": "backend",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "A REST API over PostgreSQL. Errors are RFC 9457 problems (application/problem+json). Every response carries x-request-id and x-content-type-options: nosniff. A request is checked in this order, the first failure answering: body size (413), path and method (404, 405 + Allow), path parameters (422), absent or empty body (400), content type (415), body syntax (400), body or query rules (422), the operation (404, 409). Query parameters are checked only on list routes. Timestamps are RFC 3339 UTC with microseconds. A write answered with 504 timeout has an unknown outcome; PATCH and DELETE can be retried as they are, a retried POST answers 409 if the first one landed."
+            "description": "A REST API over PostgreSQL. Errors are RFC 9457 problems (application/problem+json). Every response carries x-request-id and x-content-type-options: nosniff. Every response of a resource route (/api/v1/... except this document), errors included, carries cache-control: no-store: they hold personal data. A request is checked in this order, the first failure answering: body size (413), path and method (404, 405 + Allow), path parameters (422), absent or empty body (400), content type (415), body syntax (400), body or query rules (422), the operation (404, 409). Query parameters are checked only on list routes. Timestamps are RFC 3339 UTC with microseconds. A write answered with 504 timeout has an unknown outcome; PATCH and DELETE can be retried as they are, a retried POST answers 409 if the first one landed."
         },
         "tags": doc.tags,
         "paths": doc.paths,

@@ -9,6 +9,7 @@
 mod common;
 
 mod body_limit;
+mod cache_control;
 mod chaos;
 mod cli;
 mod connections;
