@@ -76,13 +76,17 @@ pub fn is_bidi_control(c: char) -> bool {
     in_ranges(BIDI_CONTROLS, c)
 }
 
-/// Whether putting text in NFC may change it around `c`, so that its length
-/// after [`normalize`] may differ from its length before: `c`'s NFC quick
-/// check is not Yes (it decomposes for good, or may compose with what comes
-/// before it). Text made only of other characters keeps its length; the
-/// OpenAPI patterns use this to state length limits exactly where they can.
+/// Whether putting text in NFC may change its length around `c`: `c`'s NFC
+/// quick check is not Yes (it decomposes for good, or may compose with what
+/// comes before it), and it is not white space. Text made only of other
+/// characters keeps its length; the OpenAPI patterns use this to state
+/// length limits exactly where they can.
+///
+/// The only white space whose quick check is not Yes, U+2000 and U+2001,
+/// become EN SPACE and EM SPACE, which compose with nothing: one character
+/// each, whatever surrounds them (a test checks it).
 pub fn nfc_may_change_length(c: char) -> bool {
-    !matches!(is_nfc_quick(std::iter::once(c)), IsNormalized::Yes)
+    !c.is_whitespace() && !matches!(is_nfc_quick(std::iter::once(c)), IsNormalized::Yes)
 }
 
 fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
