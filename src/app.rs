@@ -7,6 +7,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::BoxError;
 use crate::http::Response;
+use crate::middleware::cache_control::CacheControlLayer;
 use crate::middleware::{
     access_log::AccessLogLayer,
     body_limit::{BodyLimitLayer, BodyRules},
@@ -39,11 +40,12 @@ pub fn routes(state: &AppState) -> RouteTable {
 /// The whole service around `table` (usually [`routes`]; tests add routes
 /// that are not shipped, e.g. one that panics), for any request body type.
 ///
-/// The request path, outermost first: HEAD body strip · nosniff · request
-/// id · problem rendering · access log · CORS · panic catcher · timeout ·
-/// body limit (and pace) · load shedding (probes exempt) · router →
-/// endpoint. The body is read before load shedding admits the request, so
-/// a stalled upload never holds a place in the concurrency budget.
+/// The request path, outermost first: HEAD body strip · nosniff ·
+/// cache-control · request id · problem rendering · access log · CORS ·
+/// panic catcher · timeout · body limit (and pace) · load shedding (probes
+/// exempt) · router → endpoint. The body is read before load shedding
+/// admits the request, so a stalled upload never holds a place in the
+/// concurrency budget.
 pub fn app<B>(
     state: &AppState,
     table: RouteTable,
@@ -68,6 +70,7 @@ where
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(CacheControlLayer)
         .layer(RequestIdLayer)
         .layer(ProblemLayer)
         .layer(AccessLogLayer)

@@ -33,5 +33,6 @@ pub mod router;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 pub mod timestamp;
 pub mod users;

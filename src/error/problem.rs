@@ -1,4 +1,10 @@
 //! The `application/problem+json` body (RFC 9457) of an [`AppError`].
+//!
+//! A 422 lists at most [`MAX_ERRORS`] problems: a request can hold any
+//! number of mistakes (thousands of unknown members fit in a 64 KiB body),
+//! and echoing each would make the answer many times larger than the
+//! question. When more were found, the first ones are listed and the body
+//! says `"errors_truncated": true`.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -6,6 +12,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{AppError, FieldError};
+
+/// The most problems a 422 lists in `errors`.
+pub const MAX_ERRORS: usize = 20;
 
 /// The body of a problem response.
 #[derive(Serialize)]
@@ -20,6 +29,8 @@ struct Problem<'a> {
     request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors_truncated: Option<bool>,
 }
 
 /// The problem body of `error`, for the request at `instance` with id
@@ -39,10 +50,16 @@ pub fn render(error: &AppError, instance: &str, request_id: &str) -> Vec<u8> {
         detail: error.detail(),
         instance,
         request_id,
-        errors: match error {
-            AppError::Validation(errors) => Some(errors),
-            _ => None,
+        errors: None,
+        errors_truncated: None,
+    };
+    let problem = match error {
+        AppError::Validation(errors) => Problem {
+            errors: Some(&errors[..errors.len().min(MAX_ERRORS)]),
+            errors_truncated: (errors.len() > MAX_ERRORS).then_some(true),
+            ..problem
         },
+        _ => problem,
     };
     match serde_json::to_vec(&problem) {
         Ok(body) => body,
@@ -66,6 +83,42 @@ fn fallback(title: &str, status: u16, code: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Location;
+
+    fn validation(count: usize) -> serde_json::Value {
+        let errors = (0..count)
+            .map(|i| FieldError::new(Location::Body, format!("m{i}"), "is not a known member"))
+            .collect();
+        let body = render(&AppError::Validation(errors), "/x", "id");
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    #[test]
+    fn a_422_lists_at_most_twenty_problems_and_says_so() {
+        for count in [1, MAX_ERRORS] {
+            let body = validation(count);
+            assert_eq!(body["errors"].as_array().unwrap().len(), count);
+            assert!(body.get("errors_truncated").is_none(), "{count}");
+        }
+        for count in [MAX_ERRORS + 1, 7000] {
+            let body = validation(count);
+            let errors = body["errors"].as_array().unwrap();
+            assert_eq!(errors.len(), MAX_ERRORS);
+            assert_eq!(errors[0]["field"], "m0", "the first ones are kept");
+            assert_eq!(
+                errors[MAX_ERRORS - 1]["field"],
+                format!("m{}", MAX_ERRORS - 1)
+            );
+            assert_eq!(body["errors_truncated"], true);
+        }
+    }
+
+    #[test]
+    fn other_problems_have_neither_member() {
+        let body: serde_json::Value =
+            serde_json::from_slice(&render(&AppError::NotFound, "/x", "id")).unwrap();
+        assert!(body.get("errors").is_none() && body.get("errors_truncated").is_none());
+    }
 
     #[test]
     fn the_fallback_is_a_valid_problem() {

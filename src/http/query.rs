@@ -3,6 +3,12 @@
 //!
 //! Strict by design: invalid percent-encoding or text that is not UTF-8 is an
 //! error, not silently replaced. `+` means a space, as in HTML forms.
+//!
+//! A query string over [`MAX_QUERY_BYTES`] or with more than
+//! [`MAX_PARAMETERS`] parameters is refused as a whole, with one fixed
+//! problem that echoes nothing, before any parameter is decoded: no route
+//! takes more than a few, and reporting thousands one by one made a 14 KB
+//! request answer with a 490 KB body.
 
 use std::borrow::Cow;
 
@@ -10,7 +16,18 @@ use super::Names;
 use super::members::field_name;
 use crate::error::{AppError, FieldError, Location};
 
-/// Reads the query string `raw` strictly: an unknown or repeated parameter,
+/// The longest query string a strict route reads, in bytes (8 KiB).
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+
+/// The most parameters a strict route reads (empty segments not counted).
+pub const MAX_PARAMETERS: usize = 100;
+
+/// The field named by the one problem of a query refused as a whole.
+pub const WHOLE_QUERY: &str = "query";
+
+/// Reads the query string `raw` strictly: one over [`MAX_QUERY_BYTES`] or
+/// with more than [`MAX_PARAMETERS`] parameters is one problem for the whole
+/// query (field [`WHOLE_QUERY`]); otherwise an unknown or repeated parameter,
 /// or one that is not valid percent-encoded UTF-8, is a problem; every other
 /// parameter's decoded value goes to `parse`, whose refusal is a problem for
 /// that parameter. Every problem is reported at once, as a 422.
@@ -21,7 +38,15 @@ pub fn read<P: Names>(
     let problem = |field: &str, message: &'static str| {
         FieldError::new(Location::Query, field_name(field), message)
     };
-    let pairs = parse_pairs(raw.unwrap_or("")).map_err(|name| {
+    let raw = raw.unwrap_or("");
+    if let Some(message) = too_large(raw) {
+        return Err(AppError::Validation(vec![FieldError::new(
+            Location::Query,
+            WHOLE_QUERY,
+            message,
+        )]));
+    }
+    let pairs = parse_pairs(raw).map_err(|name| {
         AppError::Validation(vec![problem(&name, "is not valid percent-encoded UTF-8")])
     })?;
     let mut problems = Vec::new();
@@ -45,6 +70,16 @@ pub fn read<P: Names>(
     } else {
         Err(AppError::Validation(problems))
     }
+}
+
+/// Why `raw` is refused unread, if it is: the length is checked first, so
+/// counting the parameters costs at most [`MAX_QUERY_BYTES`].
+fn too_large(raw: &str) -> Option<&'static str> {
+    if raw.len() > MAX_QUERY_BYTES {
+        return Some("must be at most 8192 bytes long");
+    }
+    let count = raw.split('&').filter(|s| !s.is_empty()).count();
+    (count > MAX_PARAMETERS).then_some("must have at most 100 parameters")
 }
 
 /// A `true` or `false` parameter.
@@ -197,6 +232,48 @@ mod tests {
             percent_decode_path("a+b"),
             Some(Cow::Borrowed("a+b"))
         ));
+    }
+
+    /// The parameters `read` reported, by field name.
+    fn fields(query: &str) -> Vec<String> {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        struct One;
+        impl Names for One {
+            const ALL: &'static [(&'static str, Self)] = &[("limit", One)];
+        }
+        match read::<One>(Some(query), |_, _| Ok(())) {
+            Ok(()) => Vec::new(),
+            Err(AppError::Validation(errors)) => {
+                errors.into_iter().map(|e| e.field.into_owned()).collect()
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn a_query_too_long_or_with_too_many_parameters_is_one_problem() {
+        let hundred: Vec<String> = (0..MAX_PARAMETERS).map(|i| format!("p{i}")).collect();
+        assert_eq!(
+            fields(&hundred.join("&")),
+            hundred,
+            "100 are read one by one"
+        );
+        let with_empty = format!("{}&&&", hundred.join("&"));
+        assert_eq!(
+            fields(&with_empty).len(),
+            100,
+            "empty segments do not count"
+        );
+        assert_eq!(fields(&format!("{}&x", hundred.join("&"))), [WHOLE_QUERY]);
+        assert_eq!(fields(&vec!["a"; 7000].join("&")), [WHOLE_QUERY]);
+        let long = format!("limit={}", "9".repeat(MAX_QUERY_BYTES - 6));
+        assert_eq!(long.len(), MAX_QUERY_BYTES);
+        assert!(fields(&long).is_empty(), "8 KiB is still read");
+        assert_eq!(fields(&format!("{long}9")), [WHOLE_QUERY]);
+        assert_eq!(
+            too_large(&format!("{long}9")),
+            Some("must be at most 8192 bytes long")
+        );
     }
 
     #[test]

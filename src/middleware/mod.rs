@@ -6,6 +6,7 @@
 
 pub mod access_log;
 pub mod body_limit;
+pub mod cache_control;
 pub mod catch_panic;
 pub mod cors;
 pub mod future;

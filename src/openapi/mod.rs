@@ -12,6 +12,7 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tower::service_fn;
 
+use crate::error::problem::MAX_ERRORS;
 use crate::error::{AppError, CODES};
 use crate::http::response::json_bytes;
 use crate::resource::Resource;
@@ -79,7 +80,7 @@ pub fn document(resources: &[Resource]) -> Value {
         "info": {
             "title": "backend",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "A REST API over PostgreSQL. Errors are RFC 9457 problems (application/problem+json). Every response carries x-request-id and x-content-type-options: nosniff. A request is checked in this order, the first failure answering: body size (413), path and method (404, 405 + Allow), path parameters (422), absent or empty body (400), content type (415), body syntax (400), body or query rules (422), the operation (404, 409). Query parameters are checked only on list routes. Timestamps are RFC 3339 UTC with microseconds. A write answered with 504 timeout has an unknown outcome; PATCH and DELETE can be retried as they are, a retried POST answers 409 if the first one landed."
+            "description": "A REST API over PostgreSQL. Errors are RFC 9457 problems (application/problem+json). Every response carries x-request-id and x-content-type-options: nosniff. Every response of a resource route (/api/v1/... except this document), errors included, carries cache-control: no-store: they hold personal data. A request is checked in this order, the first failure answering: body size (413), path and method (404, 405 + Allow), path parameters (422), absent or empty body (400), content type (415), body syntax (400), body or query rules (422), the operation (404, 409). Query parameters are checked only on list routes. Timestamps are RFC 3339 UTC with microseconds. A write answered with 504 timeout has an unknown outcome; PATCH and DELETE can be retried as they are, a retried POST answers 409 if the first one landed."
         },
         "tags": doc.tags,
         "paths": doc.paths,
@@ -162,7 +163,7 @@ fn describe_self(doc: &mut Document) {
 fn problem_schema() -> Value {
     json!({
         "type": "object",
-        "description": "RFC 9457 problem details. `errors` appears on 422 only.",
+        "description": "RFC 9457 problem details. `errors` appears on 422 only, listing every problem found up to 20; when more were found, the first 20 are listed and `errors_truncated` is true (it is absent otherwise).",
         "required": ["type", "title", "status", "code", "detail", "instance", "request_id"],
         "additionalProperties": false,
         "properties": {
@@ -176,6 +177,7 @@ fn problem_schema() -> Value {
             "errors": {
                 "type": "array",
                 "minItems": 1,
+                "maxItems": MAX_ERRORS,
                 "items": {
                     "type": "object",
                     "required": ["location", "field", "message"],
@@ -186,7 +188,8 @@ fn problem_schema() -> Value {
                         "message": {"type": "string"}
                     }
                 }
-            }
+            },
+            "errors_truncated": {"const": true, "description": "Present (and true) only when more problems were found than `errors` lists."}
         }
     })
 }

@@ -10,22 +10,32 @@
 //!
 //! If the output stalls (a blocked pipe) the buffer stops growing at
 //! [`MAX_BUFFERED_BYTES`] and further lines are dropped and counted, never
-//! waited for; the count is reported once the output moves again.
+//! waited for. The count is reported in a warning line of the configured
+//! format (JSON or pretty, with a timestamp like every other line): the
+//! first drops at once, then at most once per [`DROP_REPORT_INTERVAL`]
+//! while drops continue, so the report cannot itself become a flood; what
+//! is still unreported when the writer stops is reported then.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing_subscriber::fmt::MakeWriter;
+
+use crate::config::LogFormat;
+use crate::timestamp::Timestamp;
 
 /// How often buffered lines are written out.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The most bytes held while the output is stalled; beyond, lines are dropped.
 pub const MAX_BUFFERED_BYTES: usize = 8 * 1024 * 1024;
+
+/// The shortest time between two reports of dropped lines.
+pub const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -52,8 +62,12 @@ pub struct BatchGuard {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Starts the flushing thread writing to `output`.
-pub fn batch_writer<W: Write + Send + 'static>(mut output: W) -> (BatchWriter, BatchGuard) {
+/// Starts the flushing thread writing to `output`; reports of dropped lines
+/// are written in `format`.
+pub fn batch_writer<W: Write + Send + 'static>(
+    mut output: W,
+    format: LogFormat,
+) -> (BatchWriter, BatchGuard) {
     let shared = Arc::new(Shared::default());
     let writer = BatchWriter {
         shared: Arc::clone(&shared),
@@ -64,12 +78,13 @@ pub fn batch_writer<W: Write + Send + 'static>(mut output: W) -> (BatchWriter, B
         .name("log-writer".into())
         .spawn(move || {
             let mut spare = Vec::new();
+            let mut drops = DropReport::new(format, DROP_REPORT_INTERVAL);
             loop {
                 let last = !matches!(
                     stopped.recv_timeout(FLUSH_INTERVAL),
                     Err(RecvTimeoutError::Timeout)
                 );
-                flush(&shared, &mut spare, &mut output);
+                flush(&shared, &mut spare, &mut output, &mut drops, last);
                 if last {
                     let _ = finished.send(());
                     return;
@@ -85,17 +100,21 @@ pub fn batch_writer<W: Write + Send + 'static>(mut output: W) -> (BatchWriter, B
     (writer, guard)
 }
 
-/// Swaps the shared buffer for `spare` and writes it out.
-fn flush(shared: &Shared, spare: &mut Vec<u8>, output: &mut impl Write) {
+/// Swaps the shared buffer for `spare` and writes it out, with a report of
+/// dropped lines when one is due (always on the `last` flush).
+fn flush(
+    shared: &Shared,
+    spare: &mut Vec<u8>,
+    output: &mut impl Write,
+    drops: &mut DropReport,
+    last: bool,
+) {
     if let Ok(mut buffer) = shared.buffer.lock() {
         std::mem::swap(&mut *buffer, spare);
     }
     let dropped = shared.dropped.swap(0, Ordering::Relaxed);
-    if dropped > 0 {
-        let _ = writeln!(
-            spare,
-            "{{\"level\":\"WARN\",\"target\":\"backend::telemetry\",\"message\":\"log output stalled: {dropped} lines dropped\"}}"
-        );
+    if let Some(count) = drops.count(dropped, Instant::now(), last) {
+        spare.extend_from_slice(drops.line(count, Timestamp::now()).as_bytes());
     }
     if !spare.is_empty() {
         let _ = output.write_all(spare);
@@ -103,6 +122,60 @@ fn flush(shared: &Shared, spare: &mut Vec<u8>, output: &mut impl Write) {
         spare.clear();
         // Keep a steady-state allocation, not the peak of a burst.
         spare.shrink_to(64 * 1024);
+    }
+}
+
+/// Counts dropped lines between reports and writes the report.
+#[derive(Debug)]
+struct DropReport {
+    format: LogFormat,
+    interval: Duration,
+    pending: u64,
+    last_report: Option<Instant>,
+}
+
+impl DropReport {
+    fn new(format: LogFormat, interval: Duration) -> Self {
+        Self {
+            format,
+            interval,
+            pending: 0,
+            last_report: None,
+        }
+    }
+
+    /// Adds `dropped` lines; returns the count to report now, if a report is
+    /// due: some lines are unreported and none was made within the
+    /// interval, or this is the `last` chance.
+    fn count(&mut self, dropped: u64, now: Instant, last: bool) -> Option<u64> {
+        self.pending += dropped;
+        let due = self
+            .last_report
+            .is_none_or(|at| now.duration_since(at) >= self.interval);
+        if self.pending == 0 || !(due || last) {
+            return None;
+        }
+        self.last_report = Some(now);
+        Some(std::mem::take(&mut self.pending))
+    }
+
+    /// The warning line for `dropped` lines, stamped `at`.
+    fn line(&self, dropped: u64, at: Timestamp) -> String {
+        const TARGET: &str = "backend::telemetry";
+        const MESSAGE: &str = "log lines dropped: the log output could not keep up";
+        let at = at.to_rfc3339();
+        match self.format {
+            LogFormat::Json => format!(
+                "{{\"timestamp\":\"{}\",\"level\":\"WARN\",\"target\":\"{TARGET}\",\"message\":\"{MESSAGE}\",\"dropped\":{dropped}}}\n",
+                at.as_str()
+            ),
+            LogFormat::Pretty => {
+                format!(
+                    "{}  WARN {TARGET}: {MESSAGE} dropped={dropped}\n",
+                    at.as_str()
+                )
+            }
+        }
     }
 }
 
@@ -146,71 +219,4 @@ impl<'a> MakeWriter<'a> for BatchWriter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::telemetry::MemoryWriter;
-
-    #[test]
-    fn lines_are_written_in_order_and_flushed_on_drop() {
-        let sink = MemoryWriter::default();
-        let (mut writer, guard) = batch_writer(sink.clone());
-        for i in 0..1000 {
-            writer.write_all(format!("line {i}\n").as_bytes()).unwrap();
-        }
-        drop(guard);
-        let text = sink.contents();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 1000);
-        assert_eq!(lines[999], "line 999");
-    }
-
-    #[test]
-    fn lines_arrive_within_the_flush_interval() {
-        let sink = MemoryWriter::default();
-        let (mut writer, _guard) = batch_writer(sink.clone());
-        writer.write_all(b"hello\n").unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while sink.contents().is_empty() && std::time::Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        assert_eq!(sink.contents(), "hello\n");
-    }
-
-    /// An output that never accepts a byte, like a pipe nobody reads.
-    struct Stuck;
-
-    impl Write for Stuck {
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            std::thread::park();
-            Ok(0)
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_blocked_output_does_not_hold_up_the_exit() {
-        let (mut writer, guard) = batch_writer(Stuck);
-        writer.write_all(b"never written\n").unwrap();
-        let started = std::time::Instant::now();
-        drop(guard);
-        assert!(started.elapsed() < FINAL_FLUSH_TIMEOUT + Duration::from_millis(500));
-    }
-
-    #[test]
-    fn a_stalled_output_drops_and_counts_instead_of_growing() {
-        let (mut writer, guard) = batch_writer(io::sink());
-        // Fill past the bound before the thread can flush: hold the lock.
-        let line = vec![b'x'; 1024 * 1024];
-        let held = writer.shared.buffer.lock().unwrap();
-        drop(held);
-        for _ in 0..(MAX_BUFFERED_BYTES / line.len() + 4) {
-            writer.write_all(&line).unwrap();
-        }
-        let len = writer.shared.buffer.lock().unwrap().len();
-        assert!(len <= MAX_BUFFERED_BYTES);
-        drop(guard);
-    }
-}
+mod tests;

@@ -40,7 +40,7 @@ pub fn init_with_writer<W: Write + Send + 'static>(
     filter: &str,
     writer: W,
 ) -> LogGuard {
-    let (writer, guard) = batch::batch_writer(writer);
+    let (writer, guard) = batch::batch_writer(writer, format);
     install(format, filter, writer);
     install_panic_hook();
     LogGuard(guard)

@@ -8,7 +8,7 @@ use super::{COLLECTION, ITEM};
 use crate::http::{Names, cursor, query};
 use crate::openapi::Document;
 use crate::openapi::parts::{ok_json, operation, path_item, problem, request_id_header};
-use crate::openapi::text::{CONTROL, NON_CONTROL_WHITE_SPACE, WHITE_SPACE, trimmed_text};
+use crate::openapi::text::{self, CONTROL, NON_CONTROL_WHITE_SPACE, WHITE_SPACE, trimmed_text};
 
 const TAG: &str = "users";
 
@@ -178,21 +178,29 @@ fn list_parameters() -> Vec<Value> {
         .collect()
 }
 
-/// Exactly the emails the server accepts: optional surrounding white space,
-/// then 3 to 254 characters with no white space or control characters,
-/// exactly one `@`, 1 to 64 characters before it and at least one after.
+/// The emails the server accepts: optional surrounding white space, then
+/// no white space, control or format characters, exactly one `@` with at
+/// least one character on each side. Lengths (3 to 254 in all, 1 to 64
+/// before the `@`) count the NFC form, so the pattern states them only
+/// where NFC keeps the length (see [`crate::openapi::text`]): in all when
+/// no character is NFC-sensitive, before the `@` when none is there.
 fn email_pattern() -> String {
     let ws = WHITE_SPACE;
     let other_ws = NON_CONTROL_WHITE_SPACE;
-    let core = format!("[^@{CONTROL}{other_ws}]");
-    let any = format!("[^{CONTROL}{other_ws}]");
-    format!("^[{ws}]*(?={any}{{3,254}}[{ws}]*$){core}{{1,64}}@{core}+[{ws}]*$")
+    let cf = text::format();
+    let nfc = text::nfc_sensitive();
+    let core = format!("[^@{CONTROL}{other_ws}{cf}]");
+    let any = format!("[^{CONTROL}{other_ws}{cf}]");
+    let local = format!("(?:(?=[^@{nfc}]*@){core}{{1,64}}|(?![^@{nfc}]*@){core}+)");
+    let exact = format!("(?=[^{nfc}]*$)(?={any}{{3,254}}[{ws}]*$){core}{{1,64}}@{core}+");
+    let loose = format!("(?![^{nfc}]*$){local}@{core}+");
+    format!("^[{ws}]*(?:{exact}|{loose})[{ws}]*$")
 }
 
 /// The request schema's members, one per [`Member`].
 fn request_members(create: bool) -> Value {
-    let email_rules = "Trimmed (Unicode White_Space) first; then 3 to 254 characters, exactly one @ with 1 to 64 characters before it and a non-empty domain, no whitespace or control characters. Unique case-insensitively (Unicode lower-casing). Stored and returned as given, after trimming.";
-    let name_rules = "Trimmed first; then at most 255 characters, no control characters; blank is stored as null.";
+    let email_rules = "Trimmed (Unicode White_Space) first, then put in Unicode Normalization Form C (NFC); every other rule applies to the normalised value: 3 to 254 characters (Unicode scalar values), exactly one @ with 1 to 64 characters before it and a non-empty domain, no whitespace, control (Cc) or format (Cf: soft hyphen, zero-width space, bidi controls, BOM, ...) characters. Unique case-insensitively: two emails are the same when their normalised forms are equal after Unicode lower-casing, so e + U+0301 and é are the same address. Stored and returned trimmed and normalised. The pattern states the lengths only where NFC cannot change them; the rule is on the normalised value.";
+    let name_rules = "Trimmed first, then put in NFC; then at most 255 characters (of the normalised value), no control characters nor bidirectional embedding, override or isolate controls (U+202A to U+202E, U+2066 to U+2069); other format characters, such as the zero-width joiner and non-joiner, are allowed. Blank is stored as null. Stored and returned normalised. The pattern states the length only where NFC cannot change it.";
     let properties: serde_json::Map<String, Value> = Member::ALL
         .iter()
         .map(|(name, member)| {
@@ -225,8 +233,8 @@ fn schemas() -> [(&'static str, Value); 4] {
                 "additionalProperties": false,
                 "properties": {
                     "id": {"type": "string", "format": "uuid", "description": "UUIDv7, lower-case, hyphenated; sorts by creation time."},
-                    "email": {"type": "string", "minLength": 3, "maxLength": 254},
-                    "full_name": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+                    "email": {"type": "string", "minLength": 3, "maxLength": 254, "description": "As given, trimmed and in NFC."},
+                    "full_name": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "description": "As given, trimmed and in NFC; null when absent or blank."},
                     "is_active": {"type": "boolean"},
                     "created_at": {"type": "string", "format": "date-time", "description": "RFC 3339, UTC (Z), microseconds."},
                     "updated_at": {"type": "string", "format": "date-time", "description": "Moves on every successful update."}
@@ -313,6 +321,26 @@ mod tests {
         members.sort();
         for name in ["UserCreate", "UserUpdate"] {
             assert_eq!(property_names(&schema(name)), members, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_patterns_refuse_the_characters_the_server_refuses() {
+        let email = &schema("UserCreate")["properties"]["email"];
+        let name = &schema("UserUpdate")["properties"]["full_name"];
+        let email_pattern = email["pattern"].as_str().unwrap();
+        let name_pattern = name["pattern"].as_str().unwrap();
+        assert!(email_pattern.contains(&format!(
+            "[^@{CONTROL}{NON_CONTROL_WHITE_SPACE}{}]",
+            text::format()
+        )));
+        assert!(name_pattern.contains(&format!("[^{CONTROL}{}]", text::bidi_controls())));
+        assert!(
+            !name_pattern.contains(text::format()),
+            "other Cf stay legal in names"
+        );
+        for rules in [&email["description"], &name["description"]] {
+            assert!(rules.as_str().unwrap().contains("NFC"));
         }
     }
 

@@ -9,6 +9,7 @@
 mod common;
 
 mod body_limit;
+mod cache_control;
 mod chaos;
 mod cli;
 mod connections;
@@ -24,10 +25,12 @@ mod logging;
 mod migration_runner;
 mod migrations;
 mod openapi;
+mod problem_caps;
 mod protocol;
 mod request_id;
 mod security;
 mod settings;
+mod text_rules;
 mod tls;
 mod users_create;
 mod users_item;
