@@ -49,7 +49,7 @@ async fn holder(client: &Client, key: i64) -> Result<Option<i32>, tokio_postgres
         .query_opt(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
              AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND classid::bigint = ($1 >> 32) AND objid::bigint = ($1 & 4294967295) \
+             AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295) \
              AND objsubid = 1 LIMIT 1",
             &[&key],
         )
