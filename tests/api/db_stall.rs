@@ -61,8 +61,8 @@ async fn a_stopped_backend_costs_a_deadline_and_its_connection_nothing_more() {
         |s| {
             s.pool_size = 2;
             s.request_timeout = REQUEST_TIMEOUT;
-            s.statement_timeout = Duration::from_millis(1000);
-            s.pool_timeout = Duration::from_millis(1000);
+            s.statement_timeout = Duration::from_secs(1);
+            s.pool_timeout = Duration::from_secs(1);
         },
         |table, _| table,
     )
