@@ -26,6 +26,7 @@ mod migrate_locks;
 mod migration_runner;
 mod migrations;
 mod openapi;
+mod pgbouncer;
 mod protocol;
 mod request_id;
 mod security;
