@@ -262,3 +262,34 @@ impl ServerCertVerifier for EncryptOnly {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseUrl;
+
+    fn risk(url: &str, env: AppEnv) -> Option<&'static str> {
+        let mut settings = Settings::for_database(DatabaseUrl::parse(url).unwrap());
+        settings.app_env = env;
+        downgrade_risk(&settings)
+    }
+
+    #[test]
+    fn prod_warns_of_a_downgradable_network_database_only() {
+        let remote = "postgres://app:pw@db.internal/backend";
+        let warning = risk(remote, AppEnv::Prod).unwrap();
+        assert!(warning.contains("man in the middle") && warning.contains("password"));
+        assert!(risk(&format!("{remote}?sslmode=disable"), AppEnv::Prod).is_some());
+        assert!(risk(&format!("{remote}?sslmode=require"), AppEnv::Prod).is_none());
+        assert!(risk(&format!("{remote}?sslmode=verify-full"), AppEnv::Prod).is_none());
+        assert!(risk(remote, AppEnv::Dev).is_none(), "dev stays quiet");
+        for local in [
+            "postgres://app@localhost/backend",
+            "postgres://app@127.0.0.1/backend",
+            "postgres://app@[::1]/backend",
+            "postgres://app@%2Frun%2Fpostgresql/backend",
+        ] {
+            assert!(risk(local, AppEnv::Prod).is_none(), "{local}");
+        }
+    }
+}
