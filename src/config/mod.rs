@@ -43,7 +43,9 @@ pub struct Settings {
     pub app_env: AppEnv,
     /// `HOST` and `PORT` (default `127.0.0.1:8000`).
     pub bind: SocketAddr,
-    /// `DATABASE_URL` (required), parsed.
+    /// `DATABASE_URL` (required), parsed; libpq's `sslmode` (`disable`,
+    /// `prefer` by default, `require`, `verify-ca`, `verify-full`),
+    /// `sslrootcert` and `channel_binding` are honoured.
     pub database: DatabaseUrl,
     /// `DATABASE_POOL_SIZE` (default 16).
     pub pool_size: usize,

@@ -110,6 +110,12 @@ impl Db {
         .await
     }
 
+    /// One empty round trip (a simple query: nothing named), for readiness.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.settle(async { self.client().simple_query("").await.map(drop) })
+            .await
+    }
+
     /// Runs `query`, marking the connection unsettled until it finishes with
     /// an answer that leaves the session usable.
     async fn settle<T>(&self, query: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {

@@ -432,7 +432,7 @@ pub async fn connect(settings: &crate::config::Settings) -> Result<Client, Migra
     config.connect_timeout(settings.connect_timeout);
     // The driver's connect timeout covers the TCP connect only; a server that
     // accepts and then says nothing must not hang the run.
-    let connecting = config.connect(super::tls::connector());
+    let connecting = config.connect(super::tls::connector_for(&settings.database.tls));
     let (client, connection) = tokio::time::timeout(settings.connect_timeout, connecting)
         .await
         .map_err(|_| MigrateError::ConnectTimeout)??;

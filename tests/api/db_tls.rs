@@ -155,6 +155,21 @@ async fn verify_ca_and_verify_full_check_what_libpq_checks() {
     .await
     .unwrap_or_else(|e| panic!("verify-ca: {e}"));
 
+    // The migration runner's own connection checks the same way.
+    let runner = |url: &str| {
+        let settings = backend::config::Settings::for_database(DatabaseUrl::parse(url).unwrap());
+        async move { backend::db::migrate::connect(&settings).await.map(drop) }
+    };
+    runner(&full).await.unwrap();
+    let wrong = on(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={other}"),
+    );
+    assert!(
+        runner(&wrong).await.is_err(),
+        "the runner trusted another CA"
+    );
+
     // The wrong CA fails both.
     for mode in ["verify-ca", "verify-full"] {
         let error = connect(&on(
