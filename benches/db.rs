@@ -49,7 +49,7 @@ fn db(c: &mut Criterion) {
         let state =
             AppState::new(Settings::for_database(DatabaseUrl::from_config(config))).unwrap();
         backend::db::prepare(&state.settings).await.unwrap();
-        let db = state.pool.get().await.unwrap();
+        let db = state.pool.db().await.unwrap();
         for i in 0..1000 {
             let new = NewUser {
                 email: Email::parse(&format!("seed{i}@example.com")).unwrap(),
@@ -63,7 +63,7 @@ fn db(c: &mut Criterion) {
         state
     });
     let (id, path) = runtime.block_on(async {
-        let db = state.pool.get().await.unwrap();
+        let db = state.pool.db().await.unwrap();
         let first = repository::page(&db, uuid::Uuid::nil(), None, 1)
             .await
             .unwrap();
@@ -80,13 +80,13 @@ fn db(c: &mut Criterion) {
     let mut group = c.benchmark_group("db");
     group.bench_function("repository_get", |b| {
         b.to_async(&runtime).iter(|| async {
-            let db = state.pool.get().await.unwrap();
+            let db = state.pool.db().await.unwrap();
             black_box(repository::find(&db, id).await.unwrap())
         });
     });
     group.bench_function("repository_list_page_20", |b| {
         b.to_async(&runtime).iter(|| async {
-            let db = state.pool.get().await.unwrap();
+            let db = state.pool.db().await.unwrap();
             black_box(
                 repository::page(&db, uuid::Uuid::nil(), None, 21)
                     .await
@@ -102,7 +102,7 @@ fn db(c: &mut Criterion) {
                 full_name: None,
                 is_active: true,
             };
-            let db = state.pool.get().await.unwrap();
+            let db = state.pool.db().await.unwrap();
             black_box(
                 repository::insert(&db, uuid::Uuid::now_v7(), &new)
                     .await
@@ -112,7 +112,7 @@ fn db(c: &mut Criterion) {
     });
     group.bench_function("repository_update", |b| {
         b.to_async(&runtime).iter(|| async {
-            let db = state.pool.get().await.unwrap();
+            let db = state.pool.db().await.unwrap();
             let rename = UserPatch {
                 full_name: Some(name.clone()),
                 ..UserPatch::default()

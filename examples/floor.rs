@@ -49,7 +49,7 @@ fn reply(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 }
 
 async fn handle(pool: Pool, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let Ok(db) = pool.get().await else {
+    let Ok(db) = pool.get().await.map(|c| backend::db::Db::new(c, true)) else {
         return Ok(reply(StatusCode::SERVICE_UNAVAILABLE, Vec::new()));
     };
     let path = req.uri().path().to_owned();

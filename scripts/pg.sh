@@ -13,7 +13,7 @@
 # The server listens on a Unix socket only (no TCP port), so it can never
 # clash with a system server on 5432. With PG_TLS_PORT=N (first start only)
 # it also listens on 127.0.0.1:N with TLS on (a self-signed certificate made
-# with openssl), for tests of sslmode=require; `pg.sh tls-url DIR` prints
+# with openssl, or PG_TLS_CERT/PG_TLS_KEY's PEM files), for TLS tests; `pg.sh tls-url DIR` prints
 # that URL. initdb and postgres refuse to run as
 # root: as root, they run as the `postgres` account on a directory it owns.
 set -euo pipefail
@@ -107,8 +107,10 @@ start() {
       || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     if [ -n "${PG_TLS_PORT:-}" ]; then
       command -v openssl >/dev/null || die "PG_TLS_PORT needs openssl"
-      openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
-        -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1
+      if [ -n "${PG_TLS_CERT:-}" ]; then  # the caller's own (e.g. a test CA's)
+        cp "$PG_TLS_CERT" "$dir/data/server.crt" && cp "${PG_TLS_KEY:?PG_TLS_KEY too}" "$dir/data/server.key"
+      else openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" \
+        -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1; fi
       chmod 600 "$dir/data/server.key"
       [ "$(id -u)" = 0 ] && chown postgres "$dir/data/server.key" "$dir/data/server.crt"
       printf "ssl = on\n" >> "$dir/data/postgresql.conf"

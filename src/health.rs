@@ -100,8 +100,8 @@ async fn readyz(state: AppState, _req: Request) -> Result<Response, AppError> {
 /// `unreachable` (the cause goes to the log).
 async fn check_database(state: &AppState) -> &'static str {
     let check = async {
-        let client = state.pool.get().await.map_err(AppError::from)?;
-        client.simple_query("").await.map_err(AppError::from)?;
+        let db = state.pool.db().await.map_err(AppError::from)?;
+        db.ping().await.map_err(AppError::from)?;
         Ok::<_, AppError>(())
     };
     match tokio::time::timeout(READINESS_TIMEOUT, check).await {

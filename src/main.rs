@@ -162,7 +162,9 @@ fn migrate(action: &str) -> ExitCode {
         let mut lines = Vec::new();
         match action {
             "up" => {
-                let applied = migrate::up(&mut client, MIGRATIONS).await?;
+                let applied =
+                    migrate::up_within(&mut client, MIGRATIONS, settings.migrate_lock_timeout)
+                        .await?;
                 if applied.is_empty() {
                     lines.push("nothing to apply: the schema is up to date".to_owned());
                 }
@@ -173,15 +175,22 @@ fn migrate(action: &str) -> ExitCode {
                     ));
                 }
             }
-            "down" => match migrate::down(&mut client, MIGRATIONS).await? {
-                Some(m) => lines.push(format!(
-                    "reverted {}_{} ({} ms)",
-                    m.version, m.name, m.duration_ms
-                )),
-                None => lines.push("nothing to revert: no migration is applied".to_owned()),
-            },
+            "down" => {
+                match migrate::down_within(&mut client, MIGRATIONS, settings.migrate_lock_timeout)
+                    .await?
+                {
+                    Some(m) => lines.push(format!(
+                        "reverted {}_{} ({} ms)",
+                        m.version, m.name, m.duration_ms
+                    )),
+                    None => lines.push("nothing to revert: no migration is applied".to_owned()),
+                }
+            }
             _ => {
-                for status in migrate::status(&mut client, MIGRATIONS).await? {
+                for status in
+                    migrate::status_within(&mut client, MIGRATIONS, settings.migrate_lock_timeout)
+                        .await?
+                {
                     lines.push(status.to_string());
                 }
             }

@@ -1,13 +1,20 @@
-//! `DATABASE_URL`: the driver's config, and a redacted form for logs.
+//! `DATABASE_URL`: the driver's config, libpq's TLS options, and a
+//! redacted form for logs.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// A parsed `DATABASE_URL`: the driver config plus a redacted form for logs.
+use super::tls::{DbTls, Roots, SslMode, split};
+
+/// A parsed `DATABASE_URL`: the driver config, libpq's TLS options, and a
+/// redacted form for logs.
 #[derive(Clone)]
 pub struct DatabaseUrl {
-    /// The connection settings for `tokio-postgres`.
+    /// The connection settings for `tokio-postgres` (with `sslmode`
+    /// `require` standing for `verify-ca` and `verify-full`).
     pub config: tokio_postgres::Config,
+    /// `sslmode` and `sslrootcert` with libpq's meanings.
+    pub tls: DbTls,
     redacted: String,
 }
 
@@ -15,19 +22,44 @@ impl DatabaseUrl {
     /// Parses a `postgres://` URL (or key=value string); errors never echo
     /// the value, which may hold a password.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let config = tokio_postgres::Config::from_str(raw)
+        let (rest, tls) = split(raw)?;
+        let mut config = tokio_postgres::Config::from_str(&rest)
             .map_err(|e| format!("not a valid PostgreSQL connection string ({e})"))?;
         if config.get_hosts().is_empty() {
             return Err("names no host".into());
         }
+        config.ssl_mode(match tls.mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
+        });
         let redacted = redact(&config);
-        Ok(Self { config, redacted })
+        Ok(Self {
+            config,
+            tls,
+            redacted,
+        })
     }
 
-    /// Wraps a driver config built in code (tests, tools).
+    /// Wraps a driver config built in code (tests, tools): its `sslmode`
+    /// as the driver has it, no certificate checked.
     pub fn from_config(config: tokio_postgres::Config) -> Self {
+        let mode = match config.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Disable => SslMode::Disable,
+            tokio_postgres::config::SslMode::Require => SslMode::Require,
+            _ => SslMode::Prefer,
+        };
         let redacted = redact(&config);
-        Self { config, redacted }
+        Self {
+            config,
+            tls: DbTls {
+                mode,
+                roots: Roots::System,
+            },
+            redacted,
+        }
     }
 
     /// The URL without its password, fit for a log line.

@@ -13,10 +13,12 @@ use http::HeaderValue;
 mod connections;
 mod database;
 mod parse;
+mod tls;
 
 pub use connections::Connections;
 pub use database::DatabaseUrl;
 use parse::{Parser, int_in, parse_bool, parse_origins};
+pub use tls::{DbTls, Roots, SslMode};
 
 /// Which environment the process runs in; picks logging and migration defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +45,9 @@ pub struct Settings {
     pub app_env: AppEnv,
     /// `HOST` and `PORT` (default `127.0.0.1:8000`).
     pub bind: SocketAddr,
-    /// `DATABASE_URL` (required), parsed.
+    /// `DATABASE_URL` (required), parsed; libpq's `sslmode` (`disable`,
+    /// `prefer` by default, `require`, `verify-ca`, `verify-full`),
+    /// `sslrootcert` and `channel_binding` are honoured.
     pub database: DatabaseUrl,
     /// `DATABASE_POOL_SIZE` (default 16).
     pub pool_size: usize,
@@ -51,8 +55,19 @@ pub struct Settings {
     pub pool_timeout: Duration,
     /// `DATABASE_CONNECT_TIMEOUT_MS` (default 3000): TCP + startup of a connection.
     pub connect_timeout: Duration,
-    /// `DATABASE_STATEMENT_TIMEOUT_MS` (default 5000): server-side `statement_timeout`.
+    /// `DATABASE_STATEMENT_TIMEOUT_MS` (default 5000): server-side
+    /// `statement_timeout`, set on each new connection (with the statement
+    /// cache off, checked against the role's setting instead).
     pub statement_timeout: Duration,
+    /// `DATABASE_STATEMENT_CACHE` (default `on`): named, cached prepared
+    /// statements. `off`: every statement unnamed (one round trip, no name
+    /// another client could collide with), for transaction-mode poolers
+    /// such as PgBouncer before 1.21 or without `max_prepared_statements`.
+    pub statement_cache: bool,
+    /// `MIGRATE_LOCK_TIMEOUT_MS` (default 5000): how long a migration run
+    /// waits for the migration lock, and each DDL statement for its table
+    /// locks (`lock_timeout`), before failing.
+    pub migrate_lock_timeout: Duration,
     /// `REQUEST_TIMEOUT_MS` (default 10000): deadline for a whole request.
     pub request_timeout: Duration,
     /// `REQUEST_BODY_LIMIT_BYTES` (default 65536): larger bodies get 413.
@@ -87,6 +102,8 @@ impl fmt::Debug for Settings {
             .field("pool_timeout", &self.pool_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field("statement_cache", &self.statement_cache)
+            .field("migrate_lock_timeout", &self.migrate_lock_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("body_limit", &self.body_limit)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
@@ -187,6 +204,12 @@ impl Settings {
         let pool_timeout = p.millis("DATABASE_POOL_TIMEOUT_MS", 2000);
         let connect_timeout = p.millis("DATABASE_CONNECT_TIMEOUT_MS", 3000);
         let statement_timeout = p.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000);
+        let statement_cache = p.parse("DATABASE_STATEMENT_CACHE", true, |v| match v {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            _ => Err("must be `on` or `off`".into()),
+        });
+        let migrate_lock_timeout = p.millis("MIGRATE_LOCK_TIMEOUT_MS", 5000);
         let request_timeout = p.millis("REQUEST_TIMEOUT_MS", 10_000);
         let body_limit = p.parse("REQUEST_BODY_LIMIT_BYTES", 65_536usize, |v| {
             int_in(v, 1, 64 * 1024 * 1024)
@@ -234,6 +257,8 @@ impl Settings {
                 pool_timeout,
                 connect_timeout,
                 statement_timeout,
+                statement_cache,
+                migrate_lock_timeout,
                 request_timeout,
                 body_limit,
                 max_concurrent_requests,

@@ -334,3 +334,41 @@ fn settings_for_a_database_are_the_defaults() {
     assert_eq!(s.max_concurrent_requests, 512);
     assert_eq!(s.header_read_timeout, Duration::from_secs(5));
 }
+
+#[test]
+fn database_statement_cache_and_migration_lock_timeout() {
+    let s = settings(&[URL]).unwrap();
+    assert!(s.statement_cache, "named and cached by default");
+    assert_eq!(s.migrate_lock_timeout, Duration::from_secs(5));
+    let s = settings(&[
+        URL,
+        ("DATABASE_STATEMENT_CACHE", "off"),
+        ("MIGRATE_LOCK_TIMEOUT_MS", "250"),
+    ])
+    .unwrap();
+    assert!(!s.statement_cache);
+    assert_eq!(s.migrate_lock_timeout, Duration::from_millis(250));
+    let err = settings(&[URL, ("DATABASE_STATEMENT_CACHE", "false")]).unwrap_err();
+    assert_eq!(err.0[0].variable, "DATABASE_STATEMENT_CACHE");
+    assert!(err.0[0].reason.contains("`on` or `off`"), "{err}");
+}
+
+#[test]
+fn libpq_ssl_modes_are_understood() {
+    use crate::config::SslMode;
+    let mode = |q: &str| {
+        settings(&[("DATABASE_URL", &format!("postgres://app:s3cret@db/x{q}"))])
+            .map(|s| s.database.tls.mode)
+    };
+    assert_eq!(mode("").unwrap(), SslMode::Prefer);
+    assert_eq!(mode("?sslmode=disable").unwrap(), SslMode::Disable);
+    assert_eq!(mode("?sslmode=require").unwrap(), SslMode::Require);
+    assert_eq!(mode("?sslmode=verify-ca").unwrap(), SslMode::VerifyCa);
+    assert_eq!(
+        mode("?sslmode=verify-full&channel_binding=require").unwrap(),
+        SslMode::VerifyFull
+    );
+    let err = mode("?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem").unwrap_err();
+    assert!(err.to_string().contains("sslrootcert"), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+}

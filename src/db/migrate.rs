@@ -15,7 +15,7 @@
 //! which this design excludes.
 
 use std::fmt::{self, Write as _};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
@@ -52,7 +52,11 @@ impl Migration {
 }
 
 /// The advisory lock key held for a whole run ("backend migrations").
-const LOCK_KEY: i64 = 0x6261_636b_656e_6431;
+pub const LOCK_KEY: i64 = 0x6261_636b_656e_6431;
+
+/// `MIGRATE_LOCK_TIMEOUT_MS`'s default, used by [`up`], [`down`] and
+/// [`status`]; the `_within` forms take the setting.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a run stopped.
 #[derive(Debug)]
@@ -75,6 +79,13 @@ pub enum MigrateError {
         /// Its recorded name.
         name: String,
     },
+    /// Another run held the migration lock past `MIGRATE_LOCK_TIMEOUT_MS`.
+    LockTimeout {
+        /// How long this run waited.
+        waited_ms: u64,
+        /// The backend pid holding the lock, when it could be found.
+        holder: Option<i32>,
+    },
 }
 
 impl fmt::Display for MigrateError {
@@ -92,6 +103,23 @@ impl fmt::Display for MigrateError {
                 "the database has migration {version}_{name}, which this binary does not know; \
                  it was migrated by a newer version"
             ),
+            Self::LockTimeout { waited_ms, holder } => {
+                write!(
+                    f,
+                    "another migration run holds the migration lock (advisory lock {LOCK_KEY}"
+                )?;
+                if let Some(pid) = holder {
+                    write!(f, ", held by backend pid {pid}")?;
+                }
+                write!(
+                    f,
+                    "); gave up after {waited_ms} ms (MIGRATE_LOCK_TIMEOUT_MS): let it finish and retry"
+                )?;
+                if let Some(pid) = holder {
+                    write!(f, ", or end it with SELECT pg_terminate_backend({pid})")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -179,13 +207,11 @@ struct Recorded {
     applied_at: Timestamp,
 }
 
-/// Takes the lock, makes sure the bookkeeping table exists, and reads it.
-async fn begin(client: &Client) -> Result<Vec<Recorded>, MigrateError> {
-    // Migrations may legitimately run longer than request statements.
-    client.batch_execute("SET statement_timeout = 0").await?;
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
-        .await?;
+/// Takes the lock (within `lock_timeout`), makes sure the bookkeeping table
+/// exists, and reads it. These statements run under the session's own
+/// statement timeout; only a migration's transaction lifts it.
+async fn begin(client: &Client, lock_timeout: Duration) -> Result<Vec<Recorded>, MigrateError> {
+    super::lock::acquire(client, LOCK_KEY, lock_timeout).await?;
     client.batch_execute(CREATE_TABLE).await?;
     let rows = client
         .query(
@@ -239,16 +265,45 @@ pub async fn up(
     client: &mut Client,
     migrations: &[Migration],
 ) -> Result<Vec<Applied>, MigrateError> {
-    let recorded = begin(client).await?;
-    let result = apply_pending(client, &recorded, migrations).await;
+    up_within(client, migrations, DEFAULT_LOCK_TIMEOUT).await
+}
+
+/// [`up`], waiting at most `lock_timeout` for the migration lock and for
+/// each DDL statement's table locks (`MIGRATE_LOCK_TIMEOUT_MS`).
+pub async fn up_within(
+    client: &mut Client,
+    migrations: &[Migration],
+    lock_timeout: Duration,
+) -> Result<Vec<Applied>, MigrateError> {
+    let recorded = begin(client, lock_timeout).await?;
+    let result = apply_pending(client, &recorded, migrations, lock_timeout).await;
     end(client).await?;
     result
+}
+
+/// Bounds a migration's transaction: its DDL gives up after `lock_timeout`
+/// waiting for a table lock (rather than queueing behind a long query while
+/// every later query on the table queues behind it), and once it holds its
+/// locks it may run as long as it needs (`statement_timeout` 0: an index
+/// build on a large table is legitimate work, and the waiting that blocks
+/// traffic is what `lock_timeout` bounds). `SET LOCAL`: gone at commit.
+async fn bound(
+    tx: &tokio_postgres::Transaction<'_>,
+    lock_timeout: Duration,
+) -> Result<(), MigrateError> {
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = 0",
+        lock_timeout.as_millis().max(1)
+    ))
+    .await?;
+    Ok(())
 }
 
 async fn apply_pending(
     client: &mut Client,
     recorded: &[Recorded],
     migrations: &[Migration],
+    lock_timeout: Duration,
 ) -> Result<Vec<Applied>, MigrateError> {
     verify(recorded, migrations)?;
     let mut applied = Vec::new();
@@ -258,6 +313,7 @@ async fn apply_pending(
         }
         let started = Instant::now();
         let tx = client.transaction().await?;
+        bound(&tx, lock_timeout).await?;
         tx.batch_execute(m.up).await?;
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         tx.execute(
@@ -280,8 +336,17 @@ pub async fn down(
     client: &mut Client,
     migrations: &[Migration],
 ) -> Result<Option<Applied>, MigrateError> {
-    let recorded = begin(client).await?;
-    let result = revert_last(client, &recorded, migrations).await;
+    down_within(client, migrations, DEFAULT_LOCK_TIMEOUT).await
+}
+
+/// [`down`], with [`up_within`]'s bounds.
+pub async fn down_within(
+    client: &mut Client,
+    migrations: &[Migration],
+    lock_timeout: Duration,
+) -> Result<Option<Applied>, MigrateError> {
+    let recorded = begin(client, lock_timeout).await?;
+    let result = revert_last(client, &recorded, migrations, lock_timeout).await;
     end(client).await?;
     result
 }
@@ -290,6 +355,7 @@ async fn revert_last(
     client: &mut Client,
     recorded: &[Recorded],
     migrations: &[Migration],
+    lock_timeout: Duration,
 ) -> Result<Option<Applied>, MigrateError> {
     verify(recorded, migrations)?;
     let Some(last) = recorded.last() else {
@@ -300,6 +366,7 @@ async fn revert_last(
     };
     let started = Instant::now();
     let tx = client.transaction().await?;
+    bound(&tx, lock_timeout).await?;
     tx.batch_execute(m.down).await?;
     tx.execute(
         "DELETE FROM schema_migrations WHERE version = $1",
@@ -319,7 +386,16 @@ pub async fn status(
     client: &mut Client,
     migrations: &[Migration],
 ) -> Result<Vec<Status>, MigrateError> {
-    let recorded = begin(client).await?;
+    status_within(client, migrations, DEFAULT_LOCK_TIMEOUT).await
+}
+
+/// [`status`], waiting at most `lock_timeout` for the migration lock.
+pub async fn status_within(
+    client: &mut Client,
+    migrations: &[Migration],
+    lock_timeout: Duration,
+) -> Result<Vec<Status>, MigrateError> {
+    let recorded = begin(client, lock_timeout).await?;
     end(client).await?;
     let mut lines: Vec<Status> = migrations
         .iter()
@@ -356,7 +432,7 @@ pub async fn connect(settings: &crate::config::Settings) -> Result<Client, Migra
     config.connect_timeout(settings.connect_timeout);
     // The driver's connect timeout covers the TCP connect only; a server that
     // accepts and then says nothing must not hang the run.
-    let connecting = config.connect(super::tls::connector());
+    let connecting = config.connect(super::tls::connector_for(&settings.database.tls));
     let (client, connection) = tokio::time::timeout(settings.connect_timeout, connecting)
         .await
         .map_err(|_| MigrateError::ConnectTimeout)??;

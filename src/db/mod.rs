@@ -1,9 +1,14 @@
-//! The database: the connection pool, TLS, and the schema's migrations.
+//! The database: the connection pool, the per-request connection, TLS, and
+//! the schema's migrations.
 
+pub mod client;
+mod lock;
 pub mod migrate;
 pub mod pool;
+pub mod session;
 pub mod tls;
 
+pub use client::{Db, Param};
 pub use pool::{Pool, build_pool};
 
 use crate::config::Settings;
@@ -15,7 +20,12 @@ pub async fn prepare(settings: &Settings) -> Result<(), migrate::MigrateError> {
         return Ok(());
     }
     let mut client = migrate::connect(settings).await?;
-    let applied = migrate::up(&mut client, migrate::MIGRATIONS).await?;
+    let applied = migrate::up_within(
+        &mut client,
+        migrate::MIGRATIONS,
+        settings.migrate_lock_timeout,
+    )
+    .await?;
     for m in &applied {
         tracing::info!(
             version = m.version,

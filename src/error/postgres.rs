@@ -1,7 +1,12 @@
 //! PostgreSQL and pool errors, classified once: what the client is told
 //! (conflict, timeout, unavailable, internal) and what only the log sees.
+//!
+//! The log sees a [`DbFailure`], never the driver's error itself: a server
+//! error's `Display` carries its DETAIL, which holds row values (`Key
+//! (email_key)=(ada@example.com) already exists`).
 
 use std::error::Error as StdError;
+use std::fmt::{self, Write as _};
 
 use tokio_postgres::error::SqlState;
 
@@ -23,26 +28,72 @@ impl From<tokio_postgres::Error> for AppError {
             if *code == SqlState::UNDEFINED_TABLE {
                 // Migrations have not been applied (yet): not the client's
                 // fault, and it may pass.
-                return Self::unavailable("the database schema is not ready; retry shortly", error);
+                return Self::unavailable(
+                    "the database schema is not ready; retry shortly",
+                    DbFailure::from(&error),
+                );
             }
             if is_transient(code) {
-                return Self::unavailable("the database is unavailable; retry shortly", error);
+                return Self::unavailable(
+                    "the database is unavailable; retry shortly",
+                    DbFailure::from(&error),
+                );
             }
-            return Self::internal(error);
+            return Self::internal(DbFailure::from(&error));
         }
         if error.is_closed() || error_has_io_source(&error) {
-            return Self::unavailable("the database is unavailable; retry shortly", error);
+            return Self::unavailable(
+                "the database is unavailable; retry shortly",
+                DbFailure::from(&error),
+            );
         }
-        Self::internal(error)
+        Self::internal(DbFailure::from(&error))
     }
 }
+
+/// A driver error as the log may show it: for a server error its SQLSTATE,
+/// message, schema, table, column, data type and constraint when known;
+/// never its DETAIL, HINT or WHERE, which quote row values.
+#[derive(Debug)]
+pub struct DbFailure(String);
+
+impl From<&tokio_postgres::Error> for DbFailure {
+    fn from(error: &tokio_postgres::Error) -> Self {
+        let Some(db) = error.as_db_error() else {
+            // No server error in the chain: I/O, closed, protocol.
+            return Self(super::error_chain(error));
+        };
+        let mut text = format!("db error: SQLSTATE {}: {}", db.code().code(), db.message());
+        for (name, value) in [
+            ("schema", db.schema()),
+            ("table", db.table()),
+            ("column", db.column()),
+            ("datatype", db.datatype()),
+            ("constraint", db.constraint()),
+        ] {
+            if let Some(value) = value {
+                let _ = write!(text, " {name}={value}");
+            }
+        }
+        Self(text)
+    }
+}
+
+impl fmt::Display for DbFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for DbFailure {}
 
 impl From<deadpool_postgres::PoolError> for AppError {
     /// A pool error is a 503: no connection in time, or none could be made.
     fn from(error: deadpool_postgres::PoolError) -> Self {
         use deadpool_postgres::PoolError;
         match error {
-            PoolError::Backend(e) => Self::from(e),
+            PoolError::Backend(e)
+            | PoolError::PostCreateHook(deadpool_postgres::HookError::Backend(e)) => Self::from(e),
             PoolError::Timeout(_) => Self::unavailable(
                 "no database connection available in time; retry shortly",
                 error,

@@ -1,12 +1,14 @@
-//! Hand-written SQL for users: one prepared (and cached) statement per query,
-//! bound parameters only, every query one round trip.
+//! Hand-written SQL for users: bound, typed parameters only, every query one
+//! round trip; [`Db`] decides whether statements are cached or unnamed.
 //!
 //! Columns are always named, never `*`: a cached plan must not change shape
 //! when a migration adds a column.
 
-use deadpool_postgres::Client;
 use tokio_postgres::Row;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
+
+use crate::db::Db;
 
 use super::model::{Email, FullName, NewUser, User, UserPatch};
 
@@ -60,9 +62,8 @@ fn user(row: &Row) -> Result<User, tokio_postgres::Error> {
 }
 
 /// The user with `id`, if any.
-pub async fn find(db: &Client, id: Uuid) -> Result<Option<User>, tokio_postgres::Error> {
-    let statement = db.prepare_cached(SELECT_ONE).await?;
-    db.query_opt(&statement, &[&id])
+pub async fn find(db: &Db, id: Uuid) -> Result<Option<User>, tokio_postgres::Error> {
+    db.query_opt(SELECT_ONE, &[(&id, Type::UUID)])
         .await?
         .as_ref()
         .map(user)
@@ -72,19 +73,26 @@ pub async fn find(db: &Client, id: Uuid) -> Result<Option<User>, tokio_postgres:
 /// Up to `limit` users with ids after `after`, in id order, optionally only
 /// those with `is_active = active`.
 pub async fn page(
-    db: &Client,
+    db: &Db,
     after: Uuid,
     active: Option<bool>,
     limit: i64,
 ) -> Result<Vec<User>, tokio_postgres::Error> {
     let rows = match active {
         None => {
-            let statement = db.prepare_cached(SELECT_PAGE).await?;
-            db.query(&statement, &[&after, &limit]).await?
+            db.query(SELECT_PAGE, &[(&after, Type::UUID), (&limit, Type::INT8)])
+                .await?
         }
         Some(active) => {
-            let statement = db.prepare_cached(SELECT_PAGE_BY_ACTIVE).await?;
-            db.query(&statement, &[&after, &active, &limit]).await?
+            db.query(
+                SELECT_PAGE_BY_ACTIVE,
+                &[
+                    (&after, Type::UUID),
+                    (&active, Type::BOOL),
+                    (&limit, Type::INT8),
+                ],
+            )
+            .await?
         }
     };
     rows.iter().map(user).collect()
@@ -92,17 +100,16 @@ pub async fn page(
 
 /// Inserts `new` as the user `id`; a taken email fails with a unique
 /// violation.
-pub async fn insert(db: &Client, id: Uuid, new: &NewUser) -> Result<User, tokio_postgres::Error> {
-    let statement = db.prepare_cached(INSERT).await?;
+pub async fn insert(db: &Db, id: Uuid, new: &NewUser) -> Result<User, tokio_postgres::Error> {
     let row = db
         .query_one(
-            &statement,
+            INSERT,
             &[
-                &id,
-                &new.email.as_str(),
-                &new.email.key(),
-                &new.full_name.as_ref().map(FullName::as_str),
-                &new.is_active,
+                (&id, Type::UUID),
+                (&new.email.as_str(), Type::TEXT),
+                (&new.email.key(), Type::TEXT),
+                (&new.full_name.as_ref().map(FullName::as_str), Type::TEXT),
+                (&new.is_active, Type::BOOL),
             ],
         )
         .await?;
@@ -111,11 +118,10 @@ pub async fn insert(db: &Client, id: Uuid, new: &NewUser) -> Result<User, tokio_
 
 /// Applies `patch` to the user with `id`; `None` if there is no such user.
 pub async fn update(
-    db: &Client,
+    db: &Db,
     id: Uuid,
     patch: &UserPatch,
 ) -> Result<Option<User>, tokio_postgres::Error> {
-    let statement = db.prepare_cached(UPDATE).await?;
     let email = patch.email.as_ref().map(Email::as_str);
     let email_key = patch.email.as_ref().map(Email::key);
     let set_full_name = patch.full_name.is_some();
@@ -126,14 +132,14 @@ pub async fn update(
         .map(FullName::as_str);
     let row = db
         .query_opt(
-            &statement,
+            UPDATE,
             &[
-                &id,
-                &email,
-                &email_key,
-                &set_full_name,
-                &full_name,
-                &patch.is_active,
+                (&id, Type::UUID),
+                (&email, Type::TEXT),
+                (&email_key, Type::TEXT),
+                (&set_full_name, Type::BOOL),
+                (&full_name, Type::TEXT),
+                (&patch.is_active, Type::BOOL),
             ],
         )
         .await?;
@@ -141,7 +147,6 @@ pub async fn update(
 }
 
 /// Deletes the user with `id`; `false` if there was none.
-pub async fn delete(db: &Client, id: Uuid) -> Result<bool, tokio_postgres::Error> {
-    let statement = db.prepare_cached(DELETE).await?;
-    Ok(db.execute(&statement, &[&id]).await? == 1)
+pub async fn delete(db: &Db, id: Uuid) -> Result<bool, tokio_postgres::Error> {
+    Ok(db.execute(DELETE, &[(&id, Type::UUID)]).await? == 1)
 }

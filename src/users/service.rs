@@ -30,7 +30,7 @@ fn email_taken(error: AppError) -> AppError {
 
 /// Creates a user with a fresh UUIDv7.
 pub async fn create(pool: &Pool, new: NewUser) -> Result<User, AppError> {
-    let db = pool.get().await?;
+    let db = pool.db().await?;
     repository::insert(&db, Uuid::now_v7(), &new)
         .await
         .map_err(|e| email_taken(e.into()))
@@ -38,13 +38,13 @@ pub async fn create(pool: &Pool, new: NewUser) -> Result<User, AppError> {
 
 /// The user with `id`, or 404.
 pub async fn get(pool: &Pool, id: Uuid) -> Result<User, AppError> {
-    let db = pool.get().await?;
+    let db = pool.db().await?;
     repository::find(&db, id).await?.ok_or(AppError::NotFound)
 }
 
 /// One page of users; reads one row more than asked to know if more exist.
 pub async fn list(pool: &Pool, query: ListQuery) -> Result<Page, AppError> {
-    let db = pool.get().await?;
+    let db = pool.db().await?;
     let limit = usize::from(query.limit);
     let mut items = repository::page(
         &db,
@@ -64,7 +64,7 @@ pub async fn list(pool: &Pool, query: ListQuery) -> Result<Page, AppError> {
 
 /// Applies `patch` to the user with `id`; `{}` returns the user unchanged.
 pub async fn update(pool: &Pool, id: Uuid, patch: UserPatch) -> Result<User, AppError> {
-    let db = pool.get().await?;
+    let db = pool.db().await?;
     if patch.is_empty() {
         return repository::find(&db, id).await?.ok_or(AppError::NotFound);
     }
@@ -76,7 +76,7 @@ pub async fn update(pool: &Pool, id: Uuid, patch: UserPatch) -> Result<User, App
 
 /// Deletes the user with `id`, or 404.
 pub async fn delete(pool: &Pool, id: Uuid) -> Result<(), AppError> {
-    let db = pool.get().await?;
+    let db = pool.db().await?;
     if repository::delete(&db, id).await? {
         Ok(())
     } else {

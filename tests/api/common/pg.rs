@@ -61,6 +61,40 @@ impl PrivateServer {
         (server, tls_url)
     }
 
+    /// Like [`Self::start_with_tls`] with the caller's PEM certificate and
+    /// key, on a port of its own: retried on another port if the one
+    /// reserved was taken meanwhile.
+    pub fn start_with_tls_files(cert: &std::path::Path, key: &std::path::Path) -> (Self, String) {
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap()
+                .port()
+                .to_string();
+            let dir =
+                std::env::temp_dir().join(format!("backend-tls-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
+            let output = Command::new(script)
+                .args(["start", dir.to_str().unwrap()])
+                .envs([("PG_TLS_PORT", port.as_str())])
+                .env("PG_TLS_CERT", cert)
+                .env("PG_TLS_KEY", key)
+                .output()
+                .expect("run scripts/pg.sh");
+            let url = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+            let server = Self {
+                admin: tokio_postgres::Config::from_str(&url).unwrap_or_default(),
+                dir,
+            };
+            if output.status.success() {
+                let tls_url = pg_sh(&["tls-url", server.dir.to_str().unwrap()]);
+                return (server, tls_url);
+            }
+        }
+        panic!("no TLS PostgreSQL could start in 5 attempts (ports taken?)");
+    }
+
     /// A config for database `name` on this server.
     pub fn database(&self, name: &str) -> tokio_postgres::Config {
         let mut config = self.admin.clone();
