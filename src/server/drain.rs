@@ -221,11 +221,14 @@ impl<C: GracefulConnection> Future for Watched<C> {
                 .as_ref()
                 .is_none_or(|waker| !waker.will_wake(cx.waker()));
             if stale {
+                // The timer too: it keeps this waker until it fires, so it
+                // is polled again only when the waker changes or it fired.
                 let _ = this.begin.as_mut().poll(cx);
+                let _ = this.timer.as_mut().poll(cx);
                 *this.registered = Some(cx.waker().clone());
             }
             let mut retire = this.open.0.draining.load(Ordering::Acquire);
-            while !retire && this.timer.as_mut().poll(cx).is_ready() {
+            while !retire && this.timer.is_elapsed() {
                 retire = past_a_limit(
                     *this.protocol,
                     this.state,
@@ -234,6 +237,10 @@ impl<C: GracefulConnection> Future for Watched<C> {
                     this.timer,
                     this.served_at_check,
                 );
+                if !retire {
+                    // Register the next deadline (ready at once if it passed).
+                    let _ = this.timer.as_mut().poll(cx);
+                }
             }
             if retire {
                 *this.shutting_down = true;
