@@ -27,10 +27,7 @@ install: ## fetch dependencies and check the toolchain and PostgreSQL
 	$(CARGO) fetch --locked
 	@if [ -z "$${DATABASE_URL:-}" ] && ! scripts/pg.sh bindir >/dev/null 2>&1; then \
 		echo "note: no PostgreSQL server binaries found; set DATABASE_URL to an existing server"; fi
-	@command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || { \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			apt-get update -qq && apt-get install -y -qq --no-install-recommends pgbouncer; \
-		else echo "note: pgbouncer not found; its tests are skipped (Debian/Ubuntu: sudo apt-get install pgbouncer)"; fi; }
+	@scripts/install-test-tools.sh
 
 run: ## serve the API on 127.0.0.1:8000 (starts a private PostgreSQL if DATABASE_URL is unset)
 	scripts/with-dev-db.sh $(CARGO) run --locked -- serve

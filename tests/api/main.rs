@@ -33,6 +33,7 @@ mod pgbouncer;
 mod problem_caps;
 mod protocol;
 mod request_id;
+mod rolling_restart;
 mod security;
 mod settings;
 mod text_rules;
