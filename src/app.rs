@@ -102,6 +102,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_resource_route_declares_a_scope() {
+        for (method, template, access) in routes(&state()).accesses() {
+            let resource = template.starts_with("/api/v1/") && template != openapi::DOCUMENT_PATH;
+            assert_eq!(
+                access.scope().is_some(),
+                resource,
+                "{method} {template} is {access:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn cors_allows_exactly_the_methods_routed() {
         assert_eq!(routes(&state()).methods(), "GET, HEAD, POST, PATCH, DELETE");
     }

@@ -15,7 +15,7 @@ use tower::service_fn;
 use crate::error::{AppError, CODES};
 use crate::http::response::json_bytes;
 use crate::resource::Resource;
-use crate::router::RouteTable;
+use crate::router::{Access, RouteTable};
 
 pub mod docs;
 pub mod parts;
@@ -117,6 +117,7 @@ pub fn routes(table: RouteTable, resources: &[Resource]) -> RouteTable {
         .route(
             DOCUMENT_PATH,
             Method::GET,
+            Access::Open,
             service_fn(move |_req| {
                 let body = document.clone();
                 async move { Ok::<_, AppError>(json_bytes(StatusCode::OK, body)) }
@@ -125,6 +126,7 @@ pub fn routes(table: RouteTable, resources: &[Resource]) -> RouteTable {
         .route(
             DOCS_PATH,
             Method::GET,
+            Access::Open,
             service_fn(|_req| async { Ok::<_, AppError>(docs::page()) }),
         )
 }

@@ -19,6 +19,7 @@ async fn an_in_flight_request_completes_during_graceful_shutdown() {
             table.route(
                 "/slow",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     backend::http::response::json(http::StatusCode::OK, &"done")
