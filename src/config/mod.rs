@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+mod auth;
 mod database;
 mod parse;
 
+pub use auth::{AuthMode, OidcSettings};
 pub use database::DatabaseUrl;
 use parse::{Parser, int_in, parse_bool, parse_origins};
 
@@ -70,6 +72,9 @@ pub struct Settings {
     pub log_filter: String,
     /// `MIGRATE_ON_START` (default `true` in dev, `false` in prod).
     pub migrate_on_start: bool,
+    /// `AUTH_MODE` (default `none` in dev, required in prod) and the
+    /// `OIDC_*` settings it needs.
+    pub auth: AuthMode,
 }
 
 impl fmt::Debug for Settings {
@@ -91,6 +96,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("migrate_on_start", &self.migrate_on_start)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -217,6 +223,7 @@ impl Settings {
             None => log_level,
         };
         let migrate_on_start = p.parse("MIGRATE_ON_START", app_env == AppEnv::Dev, parse_bool);
+        let auth = auth::parse(&mut p, app_env);
 
         match (p.errors.is_empty(), database) {
             (true, Some(database)) => Ok(Self {
@@ -236,6 +243,7 @@ impl Settings {
                 log_format,
                 log_filter,
                 migrate_on_start,
+                auth,
             }),
             _ => Err(SettingsError(p.errors)),
         }

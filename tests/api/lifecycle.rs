@@ -114,7 +114,12 @@ async fn readiness_turns_503_once_shutdown_begins() {
 async fn the_binary_finishes_an_in_flight_request_on_sigterm_and_exits_0() {
     let db = fresh_database().await;
     let url = database_url(&db);
-    let (mut process, addr) = Process::serve(&[("DATABASE_URL", &url), ("APP_ENV", "prod")]).await;
+    let (mut process, addr) = Process::serve(&[
+        ("DATABASE_URL", &url),
+        ("APP_ENV", "prod"),
+        ("AUTH_MODE", "none"),
+    ])
+    .await;
 
     // A request in flight: headers sent, half of the body still to come.
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
