@@ -14,6 +14,11 @@ pub const SCHEME: &str = "oidc";
 
 /// Adds the scheme and each protected operation's requirement to `doc`.
 pub fn apply(doc: &mut Value, operations: &[(Method, &'static str, Access)], oidc: &OidcSettings) {
+    if let Some(description) = doc["info"]["description"].as_str() {
+        doc["info"]["description"] = json!(format!(
+            "{description} Protected operations need an OAuth 2.0 bearer token (Authorization: Bearer <token>) with the scope they name; it is checked right after path and method: 401 unauthorized without a valid token, then 403 forbidden without the scope. A token is never read from the query or the body."
+        ));
+    }
     doc["components"]["securitySchemes"] = json!({
         SCHEME: {
             "type": "openIdConnect",

@@ -159,6 +159,22 @@ async fn the_token_is_checked_after_routing_and_before_the_request() {
     s.send("POST", USERS, "users:write", None)
         .await
         .assert_problem(400, "malformed_body");
+    // A token in the query string or the body is not read.
+    let token = s.token("users:read users:write");
+    let query = s.app.get(&format!("{USERS}?access_token={token}")).await;
+    query.assert_problem(401, "unauthorized");
+    assert_eq!(query.header("www-authenticate"), "Bearer");
+    let form = format!("access_token={token}");
+    let body = s
+        .app
+        .request_with(
+            "POST",
+            USERS,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(form.as_bytes()),
+        )
+        .await;
+    body.assert_problem(401, "unauthorized");
     // Body size before everything.
     let big = "x".repeat(70_000);
     let response = s
