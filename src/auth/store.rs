@@ -81,6 +81,13 @@ impl KeyStore {
             )
             .into());
         }
+        if !same_or_stronger_scheme(&self.settings.issuer, &doc.jwks_uri) {
+            return Err(format!(
+                "the discovery document's jwks_uri {:?} is not https while the issuer is; no key is loaded",
+                doc.jwks_uri
+            )
+            .into());
+        }
         Ok(doc.jwks_uri)
     }
 
@@ -114,6 +121,17 @@ impl KeyStore {
     }
 }
 
+/// Whether keys may be read from `jwks_uri` for `issuer`: an https issuer
+/// must not hand its keys over plain http, where anyone on the path could
+/// swap them.
+fn same_or_stronger_scheme(issuer: &str, jwks_uri: &str) -> bool {
+    let https = |url: &str| {
+        url.get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    };
+    !https(issuer) || https(jwks_uri)
+}
+
 /// Starts the background loader: keys now (retried with a backoff up to
 /// [`MAX_BACKOFF`] until the first success), then every
 /// [`REFRESH_INTERVAL`]. It ends when the store is dropped.
@@ -143,5 +161,34 @@ async fn load_forever(store: Weak<KeyStore>) {
         };
         drop(keys);
         tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_or_stronger_scheme;
+
+    #[test]
+    fn an_https_issuer_hands_its_keys_over_https_only() {
+        assert!(same_or_stronger_scheme(
+            "https://id.example.com",
+            "https://id.example.com/certs"
+        ));
+        assert!(same_or_stronger_scheme(
+            "https://id.example.com",
+            "HTTPS://keys.example.com/"
+        ));
+        assert!(!same_or_stronger_scheme(
+            "https://id.example.com",
+            "http://id.example.com/certs"
+        ));
+        assert!(same_or_stronger_scheme(
+            "http://localhost:8080",
+            "http://keycloak:8080/certs"
+        ));
+        assert!(same_or_stronger_scheme(
+            "http://localhost:8080",
+            "https://keys.example.com"
+        ));
     }
 }
