@@ -22,7 +22,7 @@ use crate::middleware::{
 use crate::resource::Resource;
 use crate::router::{RouteTable, Router};
 use crate::state::AppState;
-use crate::{health, openapi, users};
+use crate::{auth, health, openapi, users};
 
 /// Every resource the service serves; the OpenAPI document is assembled from
 /// the same list. Adding a resource is one line here.
@@ -34,7 +34,7 @@ pub fn routes(state: &AppState) -> RouteTable {
     let table = RESOURCES.iter().fold(RouteTable::new(), |table, resource| {
         (resource.routes)(table, state)
     });
-    openapi::routes(table, RESOURCES)
+    openapi::routes(table, RESOURCES, &state.settings.auth)
 }
 
 /// The whole service around `table` (usually [`routes`]; tests add routes
@@ -64,6 +64,14 @@ where
 {
     let settings = &state.settings;
     let cors = CorsLayer::new(&settings.cors_allow_origins, table.methods());
+    // The token check wraps each protected endpoint: after routing (404,
+    // 405), before the endpoint's own checks.
+    let table = match &state.auth {
+        Some(verifier) => {
+            table.guard(|access, endpoint| auth::layer::guard(verifier, access, endpoint))
+        }
+        None => table,
+    };
     ServiceBuilder::new()
         .layer(HeadLayer)
         .layer(SetResponseHeaderLayer::overriding(
@@ -114,6 +122,18 @@ mod tests {
             }
         }
         assert_eq!(documented, routed);
+    }
+
+    #[tokio::test]
+    async fn every_resource_route_declares_a_scope() {
+        for (method, template, access) in routes(&state()).accesses() {
+            let resource = template.starts_with("/api/v1/") && template != openapi::DOCUMENT_PATH;
+            assert_eq!(
+                access.scope().is_some(),
+                resource,
+                "{method} {template} is {access:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@ use crate::http::{Request, Response};
 use crate::openapi::Document;
 use crate::openapi::parts::{ok_json, operation, path_item, request_id_header};
 use crate::resource::Resource;
-use crate::router::RouteTable;
+use crate::router::{Access, RouteTable};
 use crate::state::AppState;
 
 /// The probes, as the app lists them.
@@ -39,10 +39,11 @@ pub const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 pub fn routes(table: RouteTable, state: &AppState) -> RouteTable {
     let ready_state = state.clone();
     table
-        .route("/healthz", Method::GET, service_fn(healthz))
+        .route("/healthz", Method::GET, Access::Open, service_fn(healthz))
         .route(
             "/readyz",
             Method::GET,
+            Access::Open,
             service_fn(move |req| readyz(ready_state.clone(), req)),
         )
 }

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::Settings;
-use crate::db;
+use crate::{auth, db};
 
 /// What every endpoint shares. Cloning is one reference count (endpoints
 /// clone it per request).
@@ -18,6 +18,8 @@ pub struct Shared {
     pub pool: db::Pool,
     /// The settings the process started with.
     pub settings: Settings,
+    /// The bearer-token verifier; `None` with `AUTH_MODE=none`.
+    pub auth: Option<Arc<auth::Verifier>>,
     shutting_down: AtomicBool,
 }
 
@@ -31,12 +33,15 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Builds the state; the pool connects lazily, so this succeeds with the
-    /// database down.
+    /// database down. With `AUTH_MODE=oidc` the provider's keys start loading
+    /// in the background (a Tokio runtime is needed then).
     pub fn new(settings: Settings) -> Result<Self, deadpool_postgres::BuildError> {
         let pool = db::build_pool(&settings)?;
+        let auth = auth::start(&settings);
         Ok(Self(Arc::new(Shared {
             pool,
             settings,
+            auth,
             shutting_down: AtomicBool::new(false),
         })))
     }

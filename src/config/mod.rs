@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+mod auth;
 mod connections;
 mod database;
 mod parse;
 mod tls;
 
+pub use auth::{AuthMode, OidcSettings};
 pub use connections::Connections;
 pub use database::DatabaseUrl;
 use parse::{Parser, int_in, parse_bool, parse_origins};
@@ -90,6 +92,9 @@ pub struct Settings {
     pub log_filter: String,
     /// `MIGRATE_ON_START` (default `true` in dev, `false` in prod).
     pub migrate_on_start: bool,
+    /// `AUTH_MODE` (default `none` in dev, required in prod) and the
+    /// `OIDC_*` settings it needs.
+    pub auth: AuthMode,
 }
 
 impl fmt::Debug for Settings {
@@ -114,6 +119,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("migrate_on_start", &self.migrate_on_start)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -150,13 +156,13 @@ impl Settings {
     /// Reads settings from the process environment, after loading `.env` if
     /// present (existing variables win over the file).
     pub fn from_env() -> Result<Self, SettingsError> {
-        if let Err(e) = dotenvy::dotenv() {
-            if !e.not_found() {
-                return Err(SettingsError(vec![SettingError {
-                    variable: ".env",
-                    reason: format!("could not be read: {e}"),
-                }]));
-            }
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            return Err(SettingsError(vec![SettingError {
+                variable: ".env",
+                reason: format!("could not be read: {e}"),
+            }]));
         }
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -247,6 +253,7 @@ impl Settings {
             None => log_level,
         };
         let migrate_on_start = p.parse("MIGRATE_ON_START", app_env == AppEnv::Dev, parse_bool);
+        let auth = auth::parse(&mut p, app_env);
 
         match (p.errors.is_empty(), database) {
             (true, Some(database)) => Ok(Self {
@@ -269,6 +276,7 @@ impl Settings {
                 log_format,
                 log_filter,
                 migrate_on_start,
+                auth,
             }),
             _ => Err(SettingsError(p.errors)),
         }

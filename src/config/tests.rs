@@ -11,6 +11,9 @@ fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
     Settings::from_lookup(|name| map.get(name).cloned())
 }
 
+/// Prod needs an explicit AUTH_MODE.
+const NONE: (&str, &str) = ("AUTH_MODE", "none");
+
 const URL: (&str, &str) = (
     "DATABASE_URL",
     "postgres://app:s3cret@db.internal:5433/backend",
@@ -35,12 +38,13 @@ fn defaults_apply_when_only_the_database_is_set() {
 
 #[test]
 fn prod_switches_log_format_and_migrations() {
-    let s = settings(&[URL, ("APP_ENV", "prod")]).unwrap();
+    let s = settings(&[URL, ("APP_ENV", "prod"), NONE]).unwrap();
     assert_eq!(s.log_format, LogFormat::Json);
     assert!(!s.migrate_on_start);
     let s = settings(&[
         URL,
         ("APP_ENV", "prod"),
+        NONE,
         ("LOG_FORMAT", "pretty"),
         ("MIGRATE_ON_START", "true"),
     ])
@@ -222,7 +226,7 @@ fn values_are_trimmed_and_host_accepts_localhost() {
 fn app_env_and_log_format_take_exactly_their_values() {
     let s = settings(&[URL, ("APP_ENV", "dev"), ("LOG_FORMAT", "json")]).unwrap();
     assert_eq!((s.app_env, s.log_format), (AppEnv::Dev, LogFormat::Json));
-    let s = settings(&[URL, ("APP_ENV", "prod")]).unwrap();
+    let s = settings(&[URL, ("APP_ENV", "prod"), NONE]).unwrap();
     assert_eq!(s.app_env, AppEnv::Prod);
     let err = settings(&[URL, ("LOG_FORMAT", "text"), ("APP_ENV", "Prod")]).unwrap_err();
     let reasons: Vec<_> = err
@@ -242,7 +246,7 @@ fn app_env_and_log_format_take_exactly_their_values() {
 #[test]
 fn booleans_have_four_spellings_each() {
     for yes in ["true", "1", "yes", "on", "TRUE", "On"] {
-        let s = settings(&[URL, ("APP_ENV", "prod"), ("MIGRATE_ON_START", yes)]).unwrap();
+        let s = settings(&[URL, ("APP_ENV", "prod"), NONE, ("MIGRATE_ON_START", yes)]).unwrap();
         assert!(s.migrate_on_start, "{yes}");
     }
     for no in ["false", "0", "no", "off", "False", "OFF"] {

@@ -62,13 +62,15 @@ impl FieldError {
 
 /// Every problem `code` an [`AppError`] can carry, in a stable order: the
 /// OpenAPI document's list of codes.
-pub const CODES: [&str; 10] = [
+pub const CODES: [&str; 12] = [
     "malformed_body",
     "unsupported_media_type",
     "payload_too_large",
     "validation_failed",
     "not_found",
     "method_not_allowed",
+    "unauthorized",
+    "forbidden",
     "conflict",
     "timeout",
     "service_unavailable",
@@ -90,6 +92,11 @@ pub enum AppError {
     NotFound,
     /// 405: the path exists but not with this method; carries the `Allow` value.
     MethodNotAllowed(HeaderValue),
+    /// 401: no bearer token, or one that is not valid; says which, for the
+    /// `www-authenticate` challenge.
+    Unauthorized(Challenge),
+    /// 403: a valid token without the route's scope, which it carries.
+    Forbidden(&'static str),
     /// 409: the request conflicts with existing state (e.g. an email taken).
     Conflict(Cow<'static, str>),
     /// 504: the request ran past `REQUEST_TIMEOUT_MS` or the statement timeout.
@@ -102,6 +109,17 @@ pub enum AppError {
     Unavailable(Unavailable),
     /// 500: anything else; the source is logged, never shown.
     Internal(BoxError),
+}
+
+/// Why a request was refused with 401, as the `www-authenticate` challenge
+/// tells the client (RFC 6750).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// No `Authorization` header, or another scheme: a bare `Bearer` challenge.
+    Missing,
+    /// A bearer token that is not valid; the description is a fixed phrase
+    /// (never the token), sent as `error_description`.
+    InvalidToken(&'static str),
 }
 
 /// Why the service answered 503: the reason shown to the client and the
@@ -124,6 +142,8 @@ impl AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -141,6 +161,8 @@ impl AppError {
             Self::Validation(_) => "validation_failed",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::Conflict(_) => "conflict",
             Self::Timeout | Self::BodyTimeout => "timeout",
             Self::Unavailable(_) => "service_unavailable",
@@ -161,6 +183,13 @@ impl AppError {
             Self::Validation(_) => "request failed validation".into(),
             Self::NotFound => "the requested resource was not found".into(),
             Self::MethodNotAllowed(_) => "method not allowed on this resource".into(),
+            Self::Unauthorized(Challenge::Missing) => {
+                "this route needs a bearer token (Authorization: Bearer <token>)".into()
+            }
+            Self::Unauthorized(Challenge::InvalidToken(why)) => {
+                format!("the bearer token is not valid: {why}").into()
+            }
+            Self::Forbidden(scope) => format!("the token lacks the scope {scope}").into(),
             Self::Timeout => "the request took too long and was abandoned".into(),
             Self::BodyTimeout => "the request body was not received in time".into(),
             Self::Unavailable(u) => u.reason.into(),
@@ -214,6 +243,15 @@ impl AppError {
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            Self::Unauthorized(challenge) => {
+                headers.insert(header::WWW_AUTHENTICATE, challenge.header());
+            }
+            Self::Forbidden(scope) => {
+                let value = format!(r#"Bearer error="insufficient_scope", scope="{scope}""#);
+                if let Ok(value) = HeaderValue::try_from(value) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
             _ => {}
         }
         response.extensions_mut().insert(ErrorSlot::new(self));
@@ -240,6 +278,19 @@ impl StdError for AppError {
                 source: Some(e), ..
             }) => Some(e.as_ref()),
             _ => None,
+        }
+    }
+}
+
+impl Challenge {
+    /// The `www-authenticate` value of this challenge.
+    pub fn header(self) -> HeaderValue {
+        match self {
+            Self::Missing => HeaderValue::from_static("Bearer"),
+            Self::InvalidToken(why) => HeaderValue::try_from(format!(
+                r#"Bearer error="invalid_token", error_description="{why}""#
+            ))
+            .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer error="invalid_token""#)),
         }
     }
 }

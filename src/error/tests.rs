@@ -23,6 +23,12 @@ fn every_variant_has_its_status_and_code() {
             405,
             "method_not_allowed",
         ),
+        (
+            AppError::Unauthorized(Challenge::Missing),
+            401,
+            "unauthorized",
+        ),
+        (AppError::Forbidden("users:read"), 403, "forbidden"),
         (AppError::Conflict("taken".into()), 409, "conflict"),
         (AppError::Timeout, 504, "timeout"),
         (AppError::BodyTimeout, 408, "timeout"),
@@ -197,4 +203,24 @@ fn the_error_slot_gives_its_error_once() {
     assert!(matches!(slot.take(), Some(AppError::NotFound)));
     assert!(slot.take().is_none());
     assert_eq!(slot.inspect(AppError::code), None);
+}
+
+#[test]
+fn refusals_carry_their_bearer_challenge() {
+    let challenge = |error: AppError| {
+        let response = error.into_response();
+        response.headers()[header::WWW_AUTHENTICATE].clone()
+    };
+    assert_eq!(
+        challenge(AppError::Unauthorized(Challenge::Missing)),
+        "Bearer"
+    );
+    assert_eq!(
+        challenge(AppError::Unauthorized(Challenge::InvalidToken("expired"))),
+        r#"Bearer error="invalid_token", error_description="expired""#
+    );
+    assert_eq!(
+        challenge(AppError::Forbidden("users:write")),
+        r#"Bearer error="insufficient_scope", scope="users:write""#
+    );
 }

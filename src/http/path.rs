@@ -76,6 +76,7 @@ mod tests {
         let router = crate::router::Router::new(crate::router::RouteTable::new().route(
             "/items/{id}",
             http::Method::GET,
+            crate::router::Access::Open,
             tower::service_fn(|_: Request| async { Ok(crate::http::Response::default()) }),
         ));
         let (_, _, params) = router.lookup(&http::Method::GET, path).unwrap();

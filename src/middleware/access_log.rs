@@ -3,7 +3,9 @@
 //!
 //! The line names the matched route template (not the raw path, which would
 //! leak ids and explode cardinality), the status and the latency. A 5xx's
-//! underlying cause is logged here, at ERROR, in the same span.
+//! underlying cause is logged here, at ERROR, in the same span. A request
+//! with a verified token (a 403 included) also names its `subject` and
+//! `client_id`; never the token.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,6 +19,7 @@ use tower::{Layer, Service};
 use tracing::Span;
 
 use super::request_id::RequestId;
+use crate::auth::Caller;
 use crate::error::ErrorSlot;
 use crate::http::Response;
 use crate::router::MatchedRoute;
@@ -92,23 +95,27 @@ where
         let _entered = this.span.enter();
         let response = ready!(this.inner.poll(cx))?;
         let status = response.status();
-        if status.is_server_error() {
-            if let Some(slot) = response.extensions().get::<ErrorSlot>() {
-                if let Some(Some(cause)) = slot.inspect(crate::error::AppError::source_chain) {
-                    tracing::error!(error = %cause, "request failed");
-                }
-            }
+        if status.is_server_error()
+            && let Some(slot) = response.extensions().get::<ErrorSlot>()
+            && let Some(Some(cause)) = slot.inspect(crate::error::AppError::source_chain)
+        {
+            tracing::error!(error = %cause, "request failed");
         }
         let route = response
             .extensions()
             .get::<MatchedRoute>()
             .map_or("-", |r| r.0);
         let latency = this.start.elapsed();
+        let caller = response.extensions().get::<Caller>().map(|c| &c.0);
+        let subject = caller.and_then(|c| c.subject.as_deref());
+        let client_id = caller.and_then(|c| c.client_id.as_deref());
         tracing::info!(
             method = this.method.as_str(),
             route,
             status = status.as_u16(),
             latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            subject,
+            client_id,
             "request"
         );
         Poll::Ready(Ok(response))

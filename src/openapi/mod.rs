@@ -12,14 +12,16 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tower::service_fn;
 
+use crate::config::AuthMode;
 use crate::error::problem::MAX_ERRORS;
 use crate::error::{AppError, CODES};
 use crate::http::response::json_bytes;
 use crate::resource::Resource;
-use crate::router::RouteTable;
+use crate::router::{Access, RouteTable};
 
 pub mod docs;
 pub mod parts;
+pub mod security;
 pub mod text;
 
 /// Where the document is served.
@@ -104,20 +106,30 @@ pub fn document(resources: &[Resource]) -> Value {
 /// calls this while it builds its routes, before it listens, so the process
 /// stops at start-up rather than serving an empty document.
 pub fn render(resources: &[Resource]) -> Bytes {
-    match serde_json::to_vec(&document(resources)) {
+    render_value(&document(resources))
+}
+
+fn render_value(document: &Value) -> Bytes {
+    match serde_json::to_vec(document) {
         Ok(bytes) => Bytes::from(bytes),
         Err(e) => panic!("the OpenAPI document cannot be serialised: {e}"),
     }
 }
 
 /// Adds `/api/v1/openapi.json` and `/docs` to `table`; the document of
-/// `resources` is rendered once, here.
-pub fn routes(table: RouteTable, resources: &[Resource]) -> RouteTable {
-    let document = render(resources);
+/// `resources` (with the security `auth` asks for, from each route's
+/// access) is rendered once, here.
+pub fn routes(table: RouteTable, resources: &[Resource], auth: &AuthMode) -> RouteTable {
+    let mut document = document(resources);
+    if let AuthMode::Oidc(oidc) = auth {
+        security::apply(&mut document, &table.accesses(), oidc);
+    }
+    let document = render_value(&document);
     table
         .route(
             DOCUMENT_PATH,
             Method::GET,
+            Access::Open,
             service_fn(move |_req| {
                 let body = document.clone();
                 async move { Ok::<_, AppError>(json_bytes(StatusCode::OK, body)) }
@@ -126,6 +138,7 @@ pub fn routes(table: RouteTable, resources: &[Resource]) -> RouteTable {
         .route(
             DOCS_PATH,
             Method::GET,
+            Access::Open,
             service_fn(|_req| async { Ok::<_, AppError>(docs::page()) }),
         )
 }

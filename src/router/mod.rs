@@ -25,10 +25,12 @@ use crate::http::{BoxFuture, Request, Response};
 use crate::middleware::future::Answer;
 use crate::state::AppState;
 
+mod access;
 mod params;
 #[cfg(test)]
 mod tests;
 
+pub use access::Access;
 use params::param_names;
 pub use params::{MAX_PARAMS, PathParams, expand};
 
@@ -62,7 +64,7 @@ struct Route {
     /// The template's parameter names, in order (matchit reports values in
     /// the same order).
     params: [&'static str; MAX_PARAMS],
-    endpoints: Vec<(Method, Endpoint)>,
+    endpoints: Vec<(Method, Access, Endpoint)>,
     allow: HeaderValue,
 }
 
@@ -86,13 +88,19 @@ impl RouteTable {
     }
 
     /// Adds `endpoint` for `method` on `template` (matchit syntax, e.g.
-    /// `/api/v1/users/{id}`).
+    /// `/api/v1/users/{id}`), open to callers as `access` says.
     ///
     /// # Panics
     /// When the template conflicts with another, or the method is already
     /// routed there: a programming error, caught at start-up.
     #[must_use]
-    pub fn route<S>(mut self, template: &'static str, method: Method, endpoint: S) -> Self
+    pub fn route<S>(
+        mut self,
+        template: &'static str,
+        method: Method,
+        access: Access,
+        endpoint: S,
+    ) -> Self
     where
         S: Service<Request, Response = Response, Error = AppError> + Clone + Send + Sync + 'static,
         S::Future: Send + 'static,
@@ -126,12 +134,12 @@ impl RouteTable {
         };
         let route = &mut self.routes[index];
         assert!(
-            route.endpoints.iter().all(|(m, _)| *m != method),
+            route.endpoints.iter().all(|(m, _, _)| *m != method),
             "{method} {template} is routed twice"
         );
         route
             .endpoints
-            .push((method, BoxCloneSyncService::new(endpoint)));
+            .push((method, access, BoxCloneSyncService::new(endpoint)));
         route.allow = allow_header(&route.endpoints);
         self
     }
@@ -139,16 +147,39 @@ impl RouteTable {
     /// Every `(method, template)` pair served, `HEAD` included, for
     /// documentation and its tests.
     pub fn operations(&self) -> Vec<(Method, &'static str)> {
+        self.accesses()
+            .into_iter()
+            .map(|(method, template, _)| (method, template))
+            .collect()
+    }
+
+    /// Every `(method, template, access)` served, `HEAD` included (with its
+    /// `GET`'s access): the document's security and its tests.
+    pub fn accesses(&self) -> Vec<(Method, &'static str, Access)> {
         let mut operations = Vec::new();
         for route in &self.routes {
-            for (method, _) in &route.endpoints {
-                operations.push((method.clone(), route.template));
+            for (method, access, _) in &route.endpoints {
+                operations.push((method.clone(), route.template, *access));
                 if method == Method::GET {
-                    operations.push((Method::HEAD, route.template));
+                    operations.push((Method::HEAD, route.template, *access));
                 }
             }
         }
         operations
+    }
+
+    /// Wraps every endpoint with `guard`, given the route's access: how the
+    /// app puts the token check after routing (404 and 405 come first) and
+    /// before the endpoint (whose 400, 415 and 422 come after).
+    #[must_use]
+    pub fn guard(mut self, guard: impl Fn(Access, Endpoint) -> Endpoint) -> Self {
+        for route in &mut self.routes {
+            for (_, access, endpoint) in &mut route.endpoints {
+                let inner = endpoint.clone();
+                *endpoint = guard(*access, inner);
+            }
+        }
+        self
     }
 
     /// Every method some route serves, `HEAD` included where `GET` is, in a
@@ -175,8 +206,8 @@ impl RouteTable {
     }
 }
 
-fn allow_header(endpoints: &[(Method, Endpoint)]) -> HeaderValue {
-    let mut methods: Vec<&str> = endpoints.iter().map(|(m, _)| m.as_str()).collect();
+fn allow_header(endpoints: &[(Method, Access, Endpoint)]) -> HeaderValue {
+    let mut methods: Vec<&str> = endpoints.iter().map(|(m, _, _)| m.as_str()).collect();
     if methods.contains(&"GET") {
         methods.push("HEAD");
     }
@@ -223,7 +254,7 @@ impl Router {
         } else {
             method
         };
-        let Some((_, endpoint)) = route.endpoints.iter().find(|(m, _)| m == wanted) else {
+        let Some((_, _, endpoint)) = route.endpoints.iter().find(|(m, _, _)| m == wanted) else {
             return Err((
                 Some(route.template),
                 AppError::MethodNotAllowed(route.allow.clone()),

@@ -11,12 +11,12 @@ fn ok(_: Request) -> std::future::Ready<Result<Response, AppError>> {
 fn table() -> Router {
     Router::new(
         RouteTable::new()
-            .route("/items", Method::GET, service_fn(ok))
-            .route("/items", Method::POST, service_fn(ok))
-            .route("/items/{id}", Method::GET, service_fn(ok))
-            .route("/items/{id}", Method::PATCH, service_fn(ok))
-            .route("/items/{id}", Method::DELETE, service_fn(ok))
-            .route("/write-only", Method::POST, service_fn(ok)),
+            .route("/items", Method::GET, Access::Open, service_fn(ok))
+            .route("/items", Method::POST, Access::Open, service_fn(ok))
+            .route("/items/{id}", Method::GET, Access::Open, service_fn(ok))
+            .route("/items/{id}", Method::PATCH, Access::Open, service_fn(ok))
+            .route("/items/{id}", Method::DELETE, Access::Open, service_fn(ok))
+            .route("/write-only", Method::POST, Access::Open, service_fn(ok)),
     )
 }
 
@@ -37,8 +37,13 @@ fn finds_routes_and_params() {
 fn several_parameters_are_found_by_name_still_encoded() {
     let router = Router::new(
         RouteTable::new()
-            .route("/a/{first}/b/{second}", Method::GET, service_fn(ok))
-            .route("/files/{*rest}", Method::GET, service_fn(ok)),
+            .route(
+                "/a/{first}/b/{second}",
+                Method::GET,
+                Access::Open,
+                service_fn(ok),
+            )
+            .route("/files/{*rest}", Method::GET, Access::Open, service_fn(ok)),
     );
     let path = "/a/x%20y/b/%E2%9C%93";
     let (_, _, params) = router.lookup(&Method::GET, path).unwrap();
@@ -53,7 +58,12 @@ fn several_parameters_are_found_by_name_still_encoded() {
 #[test]
 #[should_panic(expected = "more than 4 parameters")]
 fn too_many_parameters_fail_at_start_up() {
-    let _ = RouteTable::new().route("/{a}/{b}/{c}/{d}/{e}", Method::GET, service_fn(ok));
+    let _ = RouteTable::new().route(
+        "/{a}/{b}/{c}/{d}/{e}",
+        Method::GET,
+        Access::Open,
+        service_fn(ok),
+    );
 }
 
 #[test]
@@ -107,16 +117,16 @@ fn operations_list_every_method_with_head() {
 #[should_panic(expected = "cannot be added")]
 fn conflicting_routes_fail_at_start_up() {
     let _ = RouteTable::new()
-        .route("/items/{id}", Method::GET, service_fn(ok))
-        .route("/items/{name}", Method::GET, service_fn(ok));
+        .route("/items/{id}", Method::GET, Access::Open, service_fn(ok))
+        .route("/items/{name}", Method::GET, Access::Open, service_fn(ok));
 }
 
 #[test]
 #[should_panic(expected = "routed twice")]
 fn duplicate_methods_fail_at_start_up() {
     let _ = RouteTable::new()
-        .route("/items", Method::GET, service_fn(ok))
-        .route("/items", Method::GET, service_fn(ok));
+        .route("/items", Method::GET, Access::Open, service_fn(ok))
+        .route("/items", Method::GET, Access::Open, service_fn(ok));
 }
 
 /// An endpoint answering 200 with the `id` parameter it was given as
@@ -160,9 +170,19 @@ fn route_of(response: &Response) -> Option<&'static str> {
 async fn the_service_dispatches_with_params_and_tags_the_route() {
     let router = Router::new(
         RouteTable::new()
-            .route("/items", Method::GET, service_fn(echo_id))
-            .route("/items/{id}", Method::GET, service_fn(echo_id))
-            .route("/items/{id}", Method::DELETE, service_fn(refuse)),
+            .route("/items", Method::GET, Access::Open, service_fn(echo_id))
+            .route(
+                "/items/{id}",
+                Method::GET,
+                Access::Open,
+                service_fn(echo_id),
+            )
+            .route(
+                "/items/{id}",
+                Method::DELETE,
+                Access::Open,
+                service_fn(refuse),
+            ),
     );
     let response = call(&router, Method::GET, "/items/42").await;
     assert_eq!(response.status(), 200);
@@ -211,7 +231,7 @@ impl Service<Request> for SlowToStart {
 async fn an_endpoint_not_yet_ready_is_waited_for_then_called() {
     let endpoint = SlowToStart::default();
     let asked = Arc::clone(&endpoint.asked);
-    let router = Router::new(RouteTable::new().route("/slow", Method::GET, endpoint));
+    let router = Router::new(RouteTable::new().route("/slow", Method::GET, Access::Open, endpoint));
     let response = call(&router, Method::GET, "/slow").await;
     assert_eq!(response.status(), 200);
     assert_eq!(route_of(&response), Some("/slow"));
@@ -238,10 +258,10 @@ async fn the_service_answers_404_and_405_itself() {
 fn allow_lists_methods_in_the_order_routed() {
     let router = Router::new(
         RouteTable::new()
-            .route("/a", Method::DELETE, service_fn(ok))
-            .route("/a", Method::GET, service_fn(ok))
-            .route("/b", Method::POST, service_fn(ok))
-            .route("/b", Method::PATCH, service_fn(ok)),
+            .route("/a", Method::DELETE, Access::Open, service_fn(ok))
+            .route("/a", Method::GET, Access::Open, service_fn(ok))
+            .route("/b", Method::POST, Access::Open, service_fn(ok))
+            .route("/b", Method::PATCH, Access::Open, service_fn(ok)),
     );
     let allow = |path| match router.lookup(&Method::PUT, path) {
         Err((_, AppError::MethodNotAllowed(allow))) => allow,
@@ -255,8 +275,8 @@ fn allow_lists_methods_in_the_order_routed() {
 fn debug_output_lists_the_operations() {
     let router = Router::new(
         RouteTable::new()
-            .route("/items", Method::GET, service_fn(ok))
-            .route("/items", Method::POST, service_fn(ok)),
+            .route("/items", Method::GET, Access::Open, service_fn(ok))
+            .route("/items", Method::POST, Access::Open, service_fn(ok)),
     );
     assert_eq!(
         format!("{router:?}"),
@@ -267,15 +287,15 @@ fn debug_output_lists_the_operations() {
 #[test]
 #[should_panic(expected = "HEAD is served by GET endpoints")]
 fn head_cannot_be_routed() {
-    let _ = RouteTable::new().route("/items", Method::HEAD, service_fn(ok));
+    let _ = RouteTable::new().route("/items", Method::HEAD, Access::Open, service_fn(ok));
 }
 
 #[test]
 fn methods_are_every_method_served_in_a_fixed_order() {
     let table = RouteTable::new()
-        .route("/a", Method::DELETE, service_fn(ok))
-        .route("/b", Method::POST, service_fn(ok))
-        .route("/b", Method::GET, service_fn(ok));
+        .route("/a", Method::DELETE, Access::Open, service_fn(ok))
+        .route("/b", Method::POST, Access::Open, service_fn(ok))
+        .route("/b", Method::GET, Access::Open, service_fn(ok));
     assert_eq!(table.methods(), "GET, HEAD, POST, DELETE");
     assert_eq!(RouteTable::new().methods(), "");
 }

@@ -14,7 +14,7 @@ pub mod service;
 use http::Method;
 
 use crate::resource::Resource;
-use crate::router::{RouteTable, endpoint};
+use crate::router::{Access, RouteTable, endpoint};
 use crate::state::AppState;
 
 /// The collection path.
@@ -29,12 +29,37 @@ pub const RESOURCE: Resource = Resource {
     openapi: openapi::describe,
 };
 
+/// Reading users (GET and HEAD).
+pub const READ: Access = Access::Scope("users:read");
+/// Changing users (POST, PATCH, DELETE); it does not imply [`READ`].
+pub const WRITE: Access = Access::Scope("users:write");
+
 /// Adds the five user operations to `table`.
 pub fn routes(table: RouteTable, state: &AppState) -> RouteTable {
     table
-        .route(COLLECTION, Method::POST, endpoint(state, handlers::create))
-        .route(COLLECTION, Method::GET, endpoint(state, handlers::list))
-        .route(ITEM, Method::GET, endpoint(state, handlers::get))
-        .route(ITEM, Method::PATCH, endpoint(state, handlers::update))
-        .route(ITEM, Method::DELETE, endpoint(state, handlers::delete))
+        .route(
+            COLLECTION,
+            Method::POST,
+            WRITE,
+            endpoint(state, handlers::create),
+        )
+        .route(
+            COLLECTION,
+            Method::GET,
+            READ,
+            endpoint(state, handlers::list),
+        )
+        .route(ITEM, Method::GET, READ, endpoint(state, handlers::get))
+        .route(
+            ITEM,
+            Method::PATCH,
+            WRITE,
+            endpoint(state, handlers::update),
+        )
+        .route(
+            ITEM,
+            Method::DELETE,
+            WRITE,
+            endpoint(state, handlers::delete),
+        )
 }

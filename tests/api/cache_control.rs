@@ -97,6 +97,7 @@ async fn answers_made_by_outer_layers_are_no_store_too() {
             .route(
                 "/api/v1/slow",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(Duration::from_millis(600)).await;
                     Ok::<backend::http::Response, backend::error::AppError>(
@@ -107,6 +108,7 @@ async fn answers_made_by_outer_layers_are_no_store_too() {
             .route(
                 "/api/v1/boom",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(|_req: backend::http::Request| async move {
                     let fail = || -> Result<backend::http::Response, backend::error::AppError> {
                         panic!("boom")

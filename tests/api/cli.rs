@@ -139,6 +139,7 @@ async fn serve_exits_1_when_it_cannot_listen() {
             &[
                 ("DATABASE_URL", "postgres://localhost/unused"),
                 ("APP_ENV", "prod"),
+                ("AUTH_MODE", "none"),
                 ("HOST", "127.0.0.1"),
                 ("PORT", &port),
             ],

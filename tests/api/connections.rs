@@ -114,6 +114,7 @@ async fn the_drain_is_cut_off_at_the_shutdown_timeout() {
             table.route(
                 "/stuck",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(Duration::from_secs(30)).await;
                     backend::http::response::json(StatusCode::OK, &"too late")
@@ -170,6 +171,7 @@ async fn panics_become_500_problems_however_they_are_raised() {
                 .route(
                     "/panics-at-once",
                     Method::GET,
+                    backend::router::Access::Open,
                     service_fn(
                         |_req: backend::http::Request| -> std::future::Ready<
                             Result<backend::http::Response, backend::error::AppError>,
@@ -179,6 +181,7 @@ async fn panics_become_500_problems_however_they_are_raised() {
                 .route(
                     "/panics-with-a-number",
                     Method::GET,
+                    backend::router::Access::Open,
                     service_fn(|_req: backend::http::Request| async move {
                         if true {
                             std::panic::panic_any(42_u32);
@@ -222,6 +225,7 @@ async fn the_pool_keeps_url_options_and_adds_its_own() {
             table.route(
                 "/settings",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(move |_req: backend::http::Request| {
                     let pool = pool.clone();
                     async move {
@@ -255,6 +259,7 @@ async fn the_pool_keeps_url_options_and_adds_its_own() {
             table.route(
                 "/name",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(move |_req: backend::http::Request| {
                     let pool = pool.clone();
                     async move {

@@ -72,6 +72,7 @@ async fn a_panicking_endpoint_is_a_500_problem_and_the_server_keeps_serving() {
             table.route(
                 "/boom",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(|_req: backend::http::Request| async move {
                     let fail = || -> Result<backend::http::Response, backend::error::AppError> {
                         panic!("secret panic payload")
@@ -100,6 +101,7 @@ async fn a_slow_request_gets_the_timeout_problem() {
             table.route(
                 "/slow",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                     Ok::<backend::http::Response, backend::error::AppError>(
@@ -124,6 +126,7 @@ async fn beyond_the_concurrency_limit_requests_are_shed_fast() {
             table.route(
                 "/slow",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
                     Ok::<backend::http::Response, backend::error::AppError>(

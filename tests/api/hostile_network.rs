@@ -131,6 +131,7 @@ async fn partial_http2_prefaces_cost_nothing_while_they_wait() {
     let (process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
         ("APP_ENV", "prod"),
+        ("AUTH_MODE", "none"),
         ("MIGRATE_ON_START", "true"),
         ("HEADER_READ_TIMEOUT_MS", "20000"),
     ])
@@ -288,6 +289,7 @@ async fn a_client_that_stops_reading_is_disconnected_at_the_write_deadline() {
             table.route(
                 "/big",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(move |_req: backend::http::Request| {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let body = big.clone();

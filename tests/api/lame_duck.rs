@@ -50,6 +50,7 @@ async fn readiness_fails_at_once_while_the_server_keeps_serving_through_the_dela
     let (mut process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
         ("APP_ENV", "prod"),
+        ("AUTH_MODE", "none"),
         ("MIGRATE_ON_START", "true"),
         ("SHUTDOWN_DELAY_MS", "1500"),
         ("SHUTDOWN_TIMEOUT_MS", "4000"),
@@ -98,6 +99,7 @@ async fn connections_racing_sigterm_are_answered_or_refused_never_dropped() {
     let (mut process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
         ("APP_ENV", "prod"),
+        ("AUTH_MODE", "none"),
         ("MIGRATE_ON_START", "true"),
         ("SHUTDOWN_DELAY_MS", "0"),
         ("SHUTDOWN_TIMEOUT_MS", "3000"),

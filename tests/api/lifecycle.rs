@@ -19,6 +19,7 @@ async fn an_in_flight_request_completes_during_graceful_shutdown() {
             table.route(
                 "/slow",
                 Method::GET,
+                backend::router::Access::Open,
                 service_fn(|_req: backend::http::Request| async move {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     backend::http::response::json(http::StatusCode::OK, &"done")
@@ -120,6 +121,7 @@ async fn the_binary_finishes_an_in_flight_request_on_sigterm_and_exits_0() {
         ("DATABASE_URL", &url),
         ("APP_ENV", "prod"),
         ("SHUTDOWN_DELAY_MS", "0"),
+        ("AUTH_MODE", "none"),
     ])
     .await;
 

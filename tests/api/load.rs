@@ -37,6 +37,7 @@ async fn sigterm_under_keep_alive_load_fails_no_accepted_request() {
     let (mut process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
         ("APP_ENV", "prod"),
+        ("AUTH_MODE", "none"),
         ("MIGRATE_ON_START", "true"),
         ("SHUTDOWN_TIMEOUT_MS", "3000"),
     ])
@@ -132,6 +133,7 @@ async fn overload_is_shed_fast_with_bounded_latency_and_memory() {
     let (mut process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
         ("APP_ENV", "prod"),
+        ("AUTH_MODE", "none"),
         ("MIGRATE_ON_START", "true"),
         ("MAX_CONCURRENT_REQUESTS", "8"),
     ])

@@ -12,7 +12,12 @@ async fn prod_logs_are_json_lines_with_the_request_id_and_no_password() {
     // The test server trusts local connections, so a password is accepted
     // and ignored: exactly what is needed to check it never leaks.
     let url = with_password(&crate::lifecycle::database_url(&db), "hunter2-secret");
-    let (mut process, addr) = Process::serve(&[("DATABASE_URL", &url), ("APP_ENV", "prod")]).await;
+    let (mut process, addr) = Process::serve(&[
+        ("DATABASE_URL", &url),
+        ("APP_ENV", "prod"),
+        ("AUTH_MODE", "none"),
+    ])
+    .await;
 
     let response = crate::common::client::send(
         addr,

@@ -8,6 +8,12 @@
 
 mod common;
 
+mod auth_keys;
+mod auth_logs;
+mod auth_provider;
+mod auth_routes;
+mod auth_signer;
+mod auth_tokens;
 mod body_limit;
 mod cache_control;
 mod chaos;

@@ -175,6 +175,7 @@ async fn replica(url: &str) -> (Process, SocketAddr) {
     Process::serve(&[
         ("DATABASE_URL", url),
         ("APP_ENV", "prod"),
+        ("AUTH_MODE", "none"),
         ("MIGRATE_ON_START", "true"),
         ("SHUTDOWN_DELAY_MS", "1000"),
         ("SHUTDOWN_TIMEOUT_MS", "5000"),
@@ -226,7 +227,7 @@ async fn a_rolling_restart_behind_haproxy_fails_no_request_and_loses_no_row() {
                 while running.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60)
                 {
                     n += 1;
-                    let request = if n % 2 == 0 {
+                    let request = if n.is_multiple_of(2) {
                         let body = format!(r#"{{"email":"c{client}-{n}@example.com"}}"#);
                         http::Request::post("/api/v1/users")
                             .header("host", "test")

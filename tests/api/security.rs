@@ -50,6 +50,7 @@ async fn failures_leak_nothing_to_clients_or_logs() {
     let (mut process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
         ("APP_ENV", "prod"),
+        ("AUTH_MODE", "none"),
         ("MIGRATE_ON_START", "true"),
         ("DATABASE_STATEMENT_TIMEOUT_MS", "300"),
     ])
