@@ -2,13 +2,11 @@
 //! deadline, and the HTTP/1.1 or HTTP/2 connection with its protective
 //! settings, watched by the drain.
 
-use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use socket2::{SockRef, TcpKeepalive};
@@ -16,11 +14,11 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::App;
 use super::conn_state::ConnState;
 use super::drain::{Limits, Protocol, Watcher};
 use super::glue::ConnectionService;
 use crate::config::Settings;
-use crate::http::Response;
 
 /// The largest request head (request line and headers) accepted over
 /// HTTP/1.1; larger ones get hyper's 431.
@@ -58,20 +56,13 @@ impl ConnectionSettings {
 
 /// Serves `stream` with `app` until it closes; holds `permit` (one of
 /// `MAX_CONNECTIONS`) and is counted by `watcher` until then.
-pub async fn serve<S>(
+pub async fn serve(
     stream: TcpStream,
-    app: S,
+    app: impl App,
     watcher: Watcher,
     permit: OwnedSemaphorePermit,
     settings: ConnectionSettings,
-) where
-    S: tower::Service<http::Request<Incoming>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+) {
     let _permit = permit;
     configure(&stream);
     let mut stream = stream;

@@ -46,20 +46,12 @@ pub async fn serve(
 }
 
 /// Serves any app (e.g. one built with extra routes) on `listener`.
-pub async fn serve_app<S>(
+pub async fn serve_app(
     listener: TcpListener,
     state: AppState,
-    app: S,
+    app: impl App,
     shutdown: impl Future<Output = ()>,
-) -> io::Result<()>
-where
-    S: tower::Service<http::Request<Incoming>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> io::Result<()> {
     let drain = Drain::new();
     let settings = ConnectionSettings::new(&state.settings);
     let permits = Arc::new(Semaphore::new(state.settings.connections.max_connections));
@@ -153,6 +145,34 @@ fn queued(listener: TcpListener) -> Vec<tokio::net::TcpStream> {
         }
     }
     streams
+}
+
+/// What the server serves: the app as a tower Service of hyper's requests,
+/// copied into each connection (see [`crate::app::app`]).
+pub trait App:
+    tower::Service<
+        http::Request<Incoming>,
+        Response = Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower::Service<
+            http::Request<Incoming>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 fn millis(duration: Duration) -> u64 {

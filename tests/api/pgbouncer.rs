@@ -21,25 +21,9 @@ use tokio_postgres::config::{Host, SslMode};
 use crate::common::pg::PrivateServer;
 use crate::common::{TestApp, connect, spawn_app_on};
 
-/// The pgbouncer binary; `None` (skip, with one line) when it is missing,
-/// a failure when CI=true, where `make install` must have installed it.
+/// The pgbouncer binary, or `None` (skipped) where it is not installed.
 fn pgbouncer_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
-        .map(|dir| dir.join("pgbouncer"))
-        .find(|bin| bin.is_file());
-    if found.is_none() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "pgbouncer is not installed: `make install` installs it (Debian: apt-get install pgbouncer)"
-        );
-        eprintln!(
-            "skipped: pgbouncer is not installed (`make install`, or apt-get install pgbouncer)"
-        );
-    }
-    found
+    crate::common::tools::installed("pgbouncer")
 }
 
 fn is_root() -> bool {

@@ -23,23 +23,9 @@ use crate::common::binary::Process;
 use crate::common::{connect, fresh_database};
 use crate::lifecycle::database_url;
 
-/// The haproxy binary; `None` (skip, with one line) when it is missing, a
-/// failure when CI=true, where `make install` must have installed it.
+/// The haproxy binary, or `None` (skipped) where it is not installed.
 fn haproxy_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
-        .map(|dir| dir.join("haproxy"))
-        .find(|bin| bin.is_file());
-    if found.is_none() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "haproxy is not installed: `make install` installs it (Debian: apt-get install haproxy)"
-        );
-        eprintln!("skipped: haproxy is not installed (`make install`, or apt-get install haproxy)");
-    }
-    found
+    crate::common::tools::installed("haproxy")
 }
 
 /// HAProxy running the example configuration, its replicas' addresses

@@ -6,6 +6,7 @@
 pub mod binary;
 pub mod client;
 pub mod pg;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
