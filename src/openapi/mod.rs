@@ -27,7 +27,7 @@ pub mod text;
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
 /// Where the human-readable page is served.
-pub const DOCS_PATH: &str = "/docs";
+pub const DOCS_PATH: &str = docs::PAGE;
 
 /// The parts of the document a resource contributes.
 #[derive(Debug, Default)]
@@ -125,6 +125,12 @@ pub fn routes(table: RouteTable, resources: &[Resource], auth: &AuthMode) -> Rou
         security::apply(&mut document, &table.accesses(), oidc);
     }
     let document = render_value(&document);
+    let provider = match auth {
+        AuthMode::Oidc(oidc) => docs::origin(&oidc.issuer).map(str::to_owned),
+        AuthMode::None => None,
+    };
+    let policy = docs::content_security_policy(provider.as_deref());
+    let asset_policy = policy.clone();
     table
         .route(
             DOCUMENT_PATH,
@@ -139,7 +145,19 @@ pub fn routes(table: RouteTable, resources: &[Resource], auth: &AuthMode) -> Rou
             DOCS_PATH,
             Method::GET,
             Access::Open,
-            service_fn(|_req| async { Ok::<_, AppError>(docs::page()) }),
+            service_fn(move |_req| {
+                let page = docs::page(&policy);
+                async move { Ok::<_, AppError>(page) }
+            }),
+        )
+        .route(
+            docs::ASSETS,
+            Method::GET,
+            Access::Open,
+            service_fn(move |req| {
+                let answer = docs::asset(&req, &asset_policy);
+                async move { answer }
+            }),
         )
 }
 
@@ -162,15 +180,37 @@ fn describe_self(doc: &mut Document) {
         &[(
             "200",
             json!({
-                "description": "An HTML page (Swagger UI).",
+                "description": "An HTML page (Swagger UI, served by the service itself; content-security-policy set).",
                 "headers": parts::request_id_header(),
                 "content": {"text/html": {"schema": {"type": "string"}}}
             }),
         )],
         json!({}),
     );
+    let names: Vec<&str> = docs::ASSET_FILES.iter().map(|a| a.name).collect();
+    let assets = parts::operation(
+        "docsAsset",
+        "A file of the rendered page (Swagger UI, pinned, served by the service itself)",
+        "operations",
+        &[
+            (
+                "200",
+                json!({
+                    "description": "The file; the large ones gzip-compressed (content-encoding: gzip).",
+                    "headers": parts::request_id_header(),
+                    "content": {"*/*": {"schema": {"type": "string"}}}
+                }),
+            ),
+            ("404", parts::problem("No such file.", &["not_found"])),
+        ],
+        json!({"parameters": [{
+            "name": "asset", "in": "path", "required": true,
+            "schema": {"type": "string", "enum": names}
+        }]}),
+    );
     doc.path(DOCUMENT_PATH, parts::path_item(Some(openapi), &[]));
     doc.path(DOCS_PATH, parts::path_item(Some(docs), &[]));
+    doc.path(docs::ASSETS, parts::path_item(Some(assets), &[]));
 }
 
 fn problem_schema() -> Value {
