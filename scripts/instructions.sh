@@ -8,6 +8,12 @@
 #
 # Builds a release variant with line tables into target/profiling; reports
 # the share spent in log events too. Needs valgrind and wrk.
+#
+# Requests are paced (INSTRUCTIONS_PACE_MS per request and connection,
+# default 2: at most about 1,000 a second), so every run answers about the
+# same number in its 8 seconds whatever else the machine is doing: the
+# server's background work (the log writer's flushes, timers) is then spread
+# over the same count, and runs taken under different load compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,6 +52,7 @@ measure() {
     valgrind --tool=callgrind --callgrind-out-file="$out/$name" "$binary" serve >/dev/null 2>"$out/$name.valgrind.log" &
   local vpid=$!
   until curl -sf -o /dev/null "http://127.0.0.1:$p/api/v1/users"; do sleep 0.2; done
+  export LOADTEST_PACE_MS=${INSTRUCTIONS_PACE_MS:-2}
   LOADTEST_RUN=warm$RANDOM wrk -t1 -c2 -d3s -s "scripts/loadtest/$endpoint.lua" "http://127.0.0.1:$p" >/dev/null
   callgrind_control --zero "$vpid" >/dev/null
   local n
