@@ -2,9 +2,11 @@
 //! all have; and the retirement of single connections that grew too old or,
 //! over HTTP/2, sat idle.
 //!
-//! Finishing is not the same for every connection. One that has answered
-//! requests and is idle closes at once; one with a request in flight
-//! answers it (with `connection: close`) and closes. An HTTP/1.1 connection
+//! Finishing is not the same for every connection. One with a request in
+//! flight answers it (with `connection: close`) and closes. An idle
+//! HTTP/1.1 connection kept alive after earlier requests lingers for
+//! [`LINGER`] first, answering (and then closing) if its client's next
+//! request was already on the way, and otherwise closes. An HTTP/1.1 connection
 //! that was accepted but has not yet sent its first request is *not* closed:
 //! its request may already be on the wire, and closing would drop it
 //! unanswered. It answers that first request with `connection: close`; the
@@ -31,6 +33,11 @@ use tokio::sync::futures::OwnedNotified;
 use tokio::time::{Instant, Sleep};
 
 use super::conn_state::ConnState;
+
+/// How long an idle HTTP/1.1 keep-alive connection stays open once it is
+/// asked to close, for a request its client sent just before: that request
+/// is answered (with `connection: close`) instead of lost.
+pub const LINGER: Duration = Duration::from_millis(250);
 
 /// The HTTP version a connection speaks: they close differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +148,7 @@ impl Watcher {
             born,
             timer: Box::pin(tokio::time::sleep_until(born + first_check)),
             served_at_check: 0,
+            lingering: false,
         }
     }
 }
@@ -174,6 +182,7 @@ pin_project! {
         // The next moment to check the age (and, over HTTP/2, idleness).
         timer: Pin<Box<Sleep>>,
         served_at_check: usize,
+        lingering: bool,
     }
 }
 
@@ -244,14 +253,28 @@ impl<C: GracefulConnection> Future for Watched<C> {
             }
             if retire {
                 *this.shutting_down = true;
-                let fresh = this.state.served() == 0 && this.state.in_flight() == 0;
-                if *this.protocol == Protocol::Http1 && fresh {
-                    // Its first request may be on the wire: answer it, then
-                    // close (the header-read timeout bounds the wait).
+                let idle = this.state.in_flight() == 0;
+                if *this.protocol == Protocol::Http1 && idle {
+                    // A request may be on the wire: answer it, with
+                    // `connection: close`. A connection that never had one
+                    // waits for it (the header-read timeout bounds that);
+                    // one kept alive after earlier requests closes after a
+                    // short linger if none comes.
                     this.state.close_after_next();
+                    if this.state.served() > 0 {
+                        *this.lingering = true;
+                        this.timer.as_mut().reset(Instant::now() + LINGER);
+                        let _ = this.timer.as_mut().poll(cx);
+                    }
                 } else {
                     this.conn.as_mut().graceful_shutdown();
                 }
+            }
+        } else if *this.lingering && this.timer.is_elapsed() {
+            *this.lingering = false;
+            // An answer in flight closes the connection itself.
+            if this.state.in_flight() == 0 {
+                this.conn.as_mut().graceful_shutdown();
             }
         }
         this.conn.poll(cx)
