@@ -27,12 +27,6 @@ fn dir_with_env_file(contents: &str) -> PathBuf {
     dir
 }
 
-/// A local port nobody listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// The URL of database `name` on a private server (a Unix socket).
 fn private_url(server: &PrivateServer, name: &str) -> String {
     use tokio_postgres::config::Host;
@@ -67,7 +61,9 @@ async fn dotenv_supplies_settings_and_the_environment_wins() {
     let dir = dir_with_env_file(&format!("# the running app\nPORT={}\n", app.addr.port()));
     let from_file = output_within(command(&["healthcheck"], &[]).current_dir(&dir), BOUND).await;
     assert_eq!(from_file.status.code(), Some(0), "{from_file:?}");
-    let closed = closed_port().to_string();
+    // Held (bound, never listening) until the test ends: nothing can answer.
+    let reserved = crate::common::ports::ClosedPort::new();
+    let closed = reserved.port().to_string();
     let overridden = output_within(
         command(&["healthcheck"], &[("PORT", &closed)]).current_dir(&dir),
         BOUND,

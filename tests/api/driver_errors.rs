@@ -100,11 +100,10 @@ async fn client_side_errors_are_500s_and_lost_connections_503s() {
 
 #[tokio::test]
 async fn a_server_that_cannot_be_reached_is_a_503() {
-    // A port nobody listens on: the connect fails with an I/O error.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // A port nobody listens on, held for the whole test: the connect fails
+    // with an I/O error.
+    let reserved = crate::common::ports::ClosedPort::new();
+    let port = reserved.port();
     let mut config = tokio_postgres::Config::new();
     config
         .host("127.0.0.1")

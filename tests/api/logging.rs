@@ -4,14 +4,16 @@
 use std::time::Duration;
 
 use crate::common::binary::Process;
-use crate::common::{admin_url, fresh_database};
+use crate::common::{as_role_with_password, fresh_database, url_of};
 
 #[tokio::test]
 async fn prod_logs_are_json_lines_with_the_request_id_and_no_password() {
-    let db = fresh_database().await;
-    // The test server trusts local connections, so a password is accepted
-    // and ignored: exactly what is needed to check it never leaks.
-    let url = with_password(&crate::lifecycle::database_url(&db), "hunter2-secret");
+    // A role of the test's own with a distinctive password: accepted by a
+    // server that checks passwords (the CI workflow's) and by one that trusts
+    // local connections alike, and easy to look for in the logs.
+    let db = as_role_with_password(&fresh_database().await, "hunter2-secret").await;
+    let url = url_of(&db);
+    assert!(url.contains(":hunter2-secret@"), "{url}");
     let (mut process, addr) = Process::serve(&[("DATABASE_URL", &url), ("APP_ENV", "prod")]).await;
 
     let response = crate::common::client::send(
@@ -73,11 +75,4 @@ async fn prod_logs_are_json_lines_with_the_request_id_and_no_password() {
         listening.contains("***"),
         "the URL is logged redacted: {listening}"
     );
-    let _ = admin_url();
-}
-
-fn with_password(url: &str, password: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (user, host) = rest.split_once('@').unwrap();
-    format!("{scheme}://{user}:{password}@{host}")
 }

@@ -121,12 +121,13 @@ fn settings_for(config: tokio_postgres::Config, connect_timeout: Duration) -> Se
 
 #[tokio::test]
 async fn an_unreachable_database_is_worth_retrying() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // Held for the whole test, never listening: the connect is refused.
+    let reserved = crate::common::ports::ClosedPort::new();
     let mut config = tokio_postgres::Config::new();
-    config.host("127.0.0.1").port(port).user("nobody");
+    config
+        .host("127.0.0.1")
+        .port(reserved.port())
+        .user("nobody");
     let error = migrate::connect(&settings_for(config, Duration::from_secs(2)))
         .await
         .unwrap_err();

@@ -18,8 +18,12 @@ fn pg_sh(args: &[&str]) -> String {
 
 fn pg_sh_with(args: &[&str], env: &[(&str, &str)]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
+    // Only the options asked for here: not a PG_PASSWORD or PG_TLS_PORT the
+    // test run itself was started with (`PG_PASSWORD=... make test`).
     let output = Command::new(script)
         .args(args)
+        .env_remove("PG_PASSWORD")
+        .env_remove("PG_TLS_PORT")
         .envs(env.iter().copied())
         .output()
         .expect("run scripts/pg.sh");
@@ -45,14 +49,17 @@ impl PrivateServer {
     }
 
     /// Initialises and starts a server that also accepts TLS connections on
-    /// 127.0.0.1:`port` (self-signed certificate; only TLS is allowed over
-    /// TCP); returns it and its `sslmode=require` URL.
-    pub fn start_with_tls(port: u16) -> (Self, String) {
+    /// a loopback port pg.sh picks (another one if the first is taken: no
+    /// port is bound and released for it); self-signed certificate, only TLS
+    /// over TCP. Returns it and its `sslmode=require` URL.
+    pub fn start_with_tls() -> (Self, String) {
         let dir =
             std::env::temp_dir().join(format!("backend-tls-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let port = port.to_string();
-        let url = pg_sh_with(&["start", dir.to_str().unwrap()], &[("PG_TLS_PORT", &port)]);
+        let url = pg_sh_with(
+            &["start", dir.to_str().unwrap()],
+            &[("PG_TLS_PORT", "auto")],
+        );
         let tls_url = pg_sh(&["tls-url", dir.to_str().unwrap()]);
         let server = Self {
             dir,
