@@ -34,7 +34,11 @@ set -euo pipefail
 die() { echo "pg.sh: $*" >&2; exit 1; }
 
 find_bindir() {
-  if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
+  if [ -n "${PG_BINDIR:-}" ]; then
+    [ -x "$PG_BINDIR/pg_ctl" ] && [ -x "$PG_BINDIR/initdb" ] \
+      || die "PG_BINDIR=$PG_BINDIR has no initdb and pg_ctl"
+    echo "$PG_BINDIR"; return
+  fi
   if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
     dirname "$(command -v pg_ctl)"; return
   fi

@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backend::db::migrate::{self, MIGRATIONS};
@@ -210,8 +211,12 @@ async fn migrate_reports_nothing_to_revert_and_its_failures() {
 
 /// A private server with database `app` (tampered with when `tampered`),
 /// stopped, and the binary started against it with `MIGRATE_ON_START`.
-async fn serve_with_the_database_down(tampered: bool) -> (PrivateServer, Process, SocketAddr) {
-    let server = PrivateServer::start();
+/// `None` (skipped, said once) without PostgreSQL's server binaries.
+async fn serve_with_the_database_down(
+    test: &str,
+    tampered: bool,
+) -> Option<(Arc<PrivateServer>, Process, SocketAddr)> {
+    let server = Arc::new(PrivateServer::start_or_skip(test).await?);
     server
         .client()
         .await
@@ -221,7 +226,7 @@ async fn serve_with_the_database_down(tampered: bool) -> (PrivateServer, Process
     if tampered {
         tamper(&server.database("app")).await;
     }
-    server.stop();
+    server.stop_async().await;
     let url = private_url(&server, "app");
     let (process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
@@ -229,12 +234,16 @@ async fn serve_with_the_database_down(tampered: bool) -> (PrivateServer, Process
         ("DATABASE_CONNECT_TIMEOUT_MS", "500"),
     ])
     .await;
-    (server, process, addr)
+    Some((server, process, addr))
 }
 
 #[tokio::test]
 async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns() {
-    let (server, mut process, addr) = serve_with_the_database_down(false).await;
+    let Some((server, mut process, addr)) =
+        serve_with_the_database_down("a_database_down_at_start", false).await
+    else {
+        return;
+    };
     assert!(
         process
             .seen
@@ -246,7 +255,7 @@ async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns(
     assert_eq!(send(addr, "GET", "/healthz", &[], None).await.status, 200);
     assert_eq!(send(addr, "GET", "/readyz", &[], None).await.status, 503);
 
-    server.restart();
+    server.restart_async().await;
     process
         .wait_for_line(|l| l.contains("migration applied"), Duration::from_secs(15))
         .await
@@ -266,8 +275,12 @@ async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns(
 
 #[tokio::test]
 async fn a_retry_that_finds_a_schema_problem_stops_retrying_and_says_so() {
-    let (server, mut process, addr) = serve_with_the_database_down(true).await;
-    server.restart();
+    let Some((server, mut process, addr)) =
+        serve_with_the_database_down("a_retry_that_finds_a_schema_problem", true).await
+    else {
+        return;
+    };
+    server.restart_async().await;
     let line = process
         .wait_for_line(|l| l.contains("migrations failed"), Duration::from_secs(15))
         .await
