@@ -90,8 +90,10 @@ async fn a_failing_migration_is_undone_whole_and_stops_the_run() {
 async fn down_reverts_only_the_latest_and_a_failing_revert_changes_nothing() {
     let db = fresh_database().await;
     let mut client = connect(&db).await;
+    // A down that fails until the database has what it needs: the same
+    // SQL both times (changing it after apply would be drift).
     let stuck = Migration {
-        down: "DROP TABLE not_there",
+        down: "DROP TABLE third; DROP TABLE needed_by_down",
         ..THIRD
     };
     migrate::up(&mut client, &[FIRST, stuck]).await.unwrap();
@@ -100,9 +102,16 @@ async fn down_reverts_only_the_latest_and_a_failing_revert_changes_nothing() {
         .unwrap_err();
     assert!(!error.is_unreachable());
     assert_eq!(recorded(&client).await, [FIRST.version, THIRD.version]);
-    assert!(exists(&client, "third").await);
+    assert!(
+        exists(&client, "third").await,
+        "the failed revert rolled back"
+    );
 
-    let reverted = migrate::down(&mut client, &[FIRST, THIRD])
+    client
+        .batch_execute("CREATE TABLE needed_by_down ()")
+        .await
+        .unwrap();
+    let reverted = migrate::down(&mut client, &[FIRST, stuck])
         .await
         .unwrap()
         .unwrap();
