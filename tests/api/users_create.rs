@@ -365,7 +365,15 @@ async fn emails_are_unique_case_insensitively() {
 
 #[tokio::test]
 async fn fifty_concurrent_creates_of_one_email_make_one_user() {
-    let app = spawn_app().await;
+    // Fifty requests share the pool's connections; on a server that checks
+    // passwords each new connection costs a SCRAM exchange, which on a
+    // loaded machine outlasts the default 2 s pool wait (503s, seen with
+    // PG_PASSWORD). The property here is one winner, not the pool's wait.
+    let app = crate::common::spawn_app_with(
+        |s| s.pool_timeout = std::time::Duration::from_secs(30),
+        |t, _| t,
+    )
+    .await;
     let attempts = (0..50).map(|i| {
         let email = if i % 2 == 0 {
             "race@example.com"
