@@ -90,10 +90,10 @@ instructions: ## instructions per request (callgrind) of the server and the floo
 fuzz: ## fuzz body and query parsing, FUZZ_SECONDS (default 60) per target (nightly + cargo-fuzz)
 	scripts/fuzz.sh
 
-coverage: ## line and region coverage of src/ over every test (cargo-llvm-cov): target/coverage, fails below .coverage-threshold
+coverage: ## line and region coverage of src/ over every test (cargo-llvm-cov): target/coverage, docs/quality.md; fails below .coverage-threshold(-regions)
 	scripts/coverage.sh
 
-mutants: ## mutation testing of the rules (cargo-mutants; MUTANTS_JOBS, MUTANTS_BASE): target/mutants
+mutants: ## mutation testing of every src/ file (cargo-mutants; MUTANTS_JOBS, MUTANTS_FILES, MUTANTS_BASE): target/mutants, docs/quality.md
 	scripts/mutants.sh
 
 check: format-check lint typecheck test ## what CI runs: format check, lint, typecheck, tests

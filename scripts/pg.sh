@@ -11,10 +11,24 @@
 #   scripts/pg.sh bindir      print where the server binaries are
 #
 # The server listens on a Unix socket only (no TCP port), so it can never
-# clash with a system server on 5432. With PG_TLS_PORT=N (first start only)
-# it also listens on 127.0.0.1:N with TLS on (a self-signed certificate made
-# with openssl, or PG_TLS_CERT/PG_TLS_KEY's PEM files), for TLS tests; `pg.sh tls-url DIR` prints
-# that URL. initdb and postgres refuse to run as
+# clash with a system server on 5432. Two options, read at the first start
+# (initialisation) only:
+#
+#   PG_TLS_PORT=N|auto  also listen on 127.0.0.1:N with TLS on (a self-signed
+#                       certificate made with openssl, or the PEM files
+#                       PG_TLS_CERT and PG_TLS_KEY name), for TLS tests;
+#                       `pg.sh tls-url DIR` prints that URL
+#   PG_PASSWORD=SECRET  the configuration of the CI workflow's service: every
+#                       connection (socket or TCP) authenticates with
+#                       scram-sha-256 as `postgres` / SECRET, and the server
+#                       also listens on 127.0.0.1; the admin URL printed is
+#                       the TCP one, password included. SECRET is put in a
+#                       URL as it is: letters, digits, '-' and '_' only.
+#
+# With PG_TLS_PORT=auto or PG_PASSWORD, pg.sh picks the TCP port itself: a
+# random one from 20000-59999, and another one if the server cannot bind it
+# (someone else holds it), up to ten tries, so no port is "reserved" by
+# binding and releasing it first. initdb and postgres refuse to run as
 # root: as root, they run as the `postgres` account on a directory it owns.
 set -euo pipefail
 
@@ -26,7 +40,11 @@ die() { echo "pg.sh: $*" >&2; exit 1; }
 # into the PATH; Apple silicon and Intel prefixes) and Postgres.app, newest
 # major first; then the usual prefixes.
 find_bindir() {
-  if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
+  if [ -n "${PG_BINDIR:-}" ]; then
+    [ -x "$PG_BINDIR/pg_ctl" ] && [ -x "$PG_BINDIR/initdb" ] \
+      || die "PG_BINDIR=$PG_BINDIR has no initdb and pg_ctl"
+    echo "$PG_BINDIR"; return
+  fi
   if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
     dirname "$(command -v pg_ctl)"; return
   fi
@@ -81,8 +99,16 @@ port_of() { cat "$1/port" 2>/dev/null || echo 5432; }
 
 admin_url() {
   local sock; sock=$(socket_dir "$1")
-  echo "postgres://postgres@$(urlencode_path "$sock"):$(port_of "$1")/postgres"
+  if [ -f "$1/password" ]; then
+    echo "postgres://postgres:$(cat "$1/password")@127.0.0.1:$(port_of "$1")/postgres"
+  else
+    echo "postgres://postgres@$(urlencode_path "$sock"):$(port_of "$1")/postgres"
+  fi
 }
+
+# A TCP port for the server to try: random, outside the usual ephemeral
+# range (32768-60999 on Linux overlaps, hence the retry in start()).
+random_port() { echo $((20000 + (RANDOM * 32768 + RANDOM) % 40000)); }
 
 tls_url() {
   echo "postgres://postgres@127.0.0.1:$(port_of "$1")/postgres?sslmode=require"
@@ -102,9 +128,20 @@ start() {
       || die "the postgres account cannot write to $dir (is a parent directory private?); set DATABASE_URL instead"
   fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
-    as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 \
+    local auth=(--auth=trust)
+    if [ -n "${PG_PASSWORD:-}" ]; then
+      printf '%s' "$PG_PASSWORD" | grep -Eq '^[A-Za-z0-9_-]+$' \
+        || die "PG_PASSWORD: letters, digits, '-' and '_' only (it goes into a URL as it is)"
+      (umask 077; printf '%s\n' "$PG_PASSWORD" > "$dir/pwfile"; printf '%s' "$PG_PASSWORD" > "$dir/password")
+      [ "$(id -u)" = 0 ] && chown postgres "$dir/pwfile"
+      auth=(--auth=scram-sha-256 --pwfile="$dir/pwfile")
+      echo auto > "$dir/port-auto"
+      random_port > "$dir/port"
+    fi
+    as_owner "$bindir/initdb" -D "$dir/data" -U postgres "${auth[@]}" -E UTF8 \
       --locale="$(initdb_locale)" --no-instructions >"$dir/initdb.log" 2>&1 \
-      || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+      || { rm -f "$dir/pwfile"; cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    rm -f "$dir/pwfile"
     if [ -n "${PG_TLS_PORT:-}" ]; then
       command -v openssl >/dev/null || die "PG_TLS_PORT needs openssl"
       if [ -n "${PG_TLS_CERT:-}" ]; then  # the caller's own (e.g. a test CA's)
@@ -117,7 +154,12 @@ start() {
       # Over TCP, TLS only: a plaintext connection finds no pg_hba entry.
       # -i with an attached suffix: the one spelling GNU and BSD sed share.
       sed -i.orig 's/^host /hostssl /' "$dir/data/pg_hba.conf" && rm -f "$dir/data/pg_hba.conf.orig"
-      echo "$PG_TLS_PORT" > "$dir/port"
+      if [ "$PG_TLS_PORT" = auto ]; then
+        echo auto > "$dir/port-auto"
+        random_port > "$dir/port"
+      else
+        echo "$PG_TLS_PORT" > "$dir/port"
+      fi
     fi
   fi
   if as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
@@ -126,11 +168,24 @@ start() {
   # No TCP unless TLS was asked for at initialisation (then loopback only).
   local listen="''"
   [ -f "$dir/port" ] && listen=127.0.0.1
-  # Durability settings off: this server holds development and test data only.
-  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-    -o "-c listen_addresses=$listen -k $sock -p $(port_of "$dir") -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" \
-    start >/dev/null \
-    || { tail -20 "$dir/server.log" >&2; die "the server did not start"; }
+  local tries=1
+  [ -f "$dir/port-auto" ] && tries=10
+  while :; do
+    # Durability settings off: this server holds development and test data only.
+    if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+      -o "-c listen_addresses=$listen -k $sock -p $(port_of "$dir") -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" \
+      start >/dev/null; then
+      break
+    fi
+    tries=$((tries - 1))
+    # A port chosen here and held by someone else: choose another.
+    if [ "$tries" -gt 0 ] && tail -20 "$dir/server.log" | grep -q 'could not bind\|could not create any TCP/IP sockets'; then
+      random_port > "$dir/port"
+      continue
+    fi
+    tail -20 "$dir/server.log" >&2
+    die "the server did not start"
+  done
   admin_url "$dir"
 }
 
@@ -145,10 +200,12 @@ stop() {
 
 createdb() {
   local dir=$1 name=$2 sock
-  sock=$(socket_dir "$(cd "$dir" && pwd)")
+  dir=$(cd "$dir" && pwd)
+  sock=$(socket_dir "$dir")
+  if [ -f "$dir/password" ]; then PGPASSWORD=$(cat "$dir/password"); export PGPASSWORD; fi
   local psql; psql=$(psql_bin)
-  if ! "$psql" -h "$sock" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
-    "$psql" -h "$sock" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
+  if ! "$psql" -h "$sock" -p "$(port_of "$dir")" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    "$psql" -h "$sock" -p "$(port_of "$dir")" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
   fi
 }
 

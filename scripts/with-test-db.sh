@@ -4,7 +4,10 @@
 # If TEST_DATABASE_URL or DATABASE_URL is set, that server is used as it is.
 # Otherwise a throwaway server is started in a temporary directory and
 # stopped and deleted when the command ends, whatever its outcome, so no
-# process or data is left behind.
+# process or data is left behind. With PG_PASSWORD=SECRET that server
+# checks passwords (scram-sha-256) and is reached over TCP with an admin
+# URL that carries the password, like the CI workflow's service (see
+# scripts/pg.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 

@@ -38,17 +38,35 @@ pub struct Migration {
 include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 impl Migration {
-    /// SHA-256 of the `up` SQL, hex; recorded when applied, compared after.
+    /// SHA-256 of the `up` SQL, a NUL byte and the `down` SQL, hex; recorded
+    /// when applied, compared after, so an edited `down.sql` is drift too.
+    /// (SQL text cannot hold a NUL byte: the two parts cannot run together.)
     pub fn checksum(&self) -> String {
-        let digest = ring::digest::digest(&ring::digest::SHA256, self.up.as_bytes());
-        digest
-            .as_ref()
-            .iter()
-            .fold(String::with_capacity(64), |mut hex, b| {
-                let _ = write!(hex, "{b:02x}");
-                hex
-            })
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        context.update(self.up.as_bytes());
+        context.update(b"\0");
+        context.update(self.down.as_bytes());
+        hex(context.finish().as_ref())
     }
+
+    /// SHA-256 of the `up` SQL alone: what databases migrated before the
+    /// checksum covered `down` recorded. Accepted, and rewritten to
+    /// [`Migration::checksum`] by the next `up` or `down` run.
+    pub fn legacy_checksum(&self) -> String {
+        hex(ring::digest::digest(&ring::digest::SHA256, self.up.as_bytes()).as_ref())
+    }
+
+    /// Whether `recorded` is this migration's checksum, current or legacy.
+    fn matches(&self, recorded: &str) -> bool {
+        recorded == self.checksum() || recorded == self.legacy_checksum()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(64), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 /// The advisory lock key held for a whole run ("backend migrations").
@@ -248,7 +266,7 @@ fn verify(recorded: &[Recorded], migrations: &[Migration]) -> Result<(), Migrate
                     name: r.name.clone(),
                 });
             }
-            Some(m) if m.checksum() != r.checksum => {
+            Some(m) if !m.matches(&r.checksum) => {
                 return Err(MigrateError::Drift {
                     version: r.version,
                     name: r.name.clone(),
@@ -276,7 +294,10 @@ pub async fn up_within(
     lock_timeout: Duration,
 ) -> Result<Vec<Applied>, MigrateError> {
     let recorded = begin(client, lock_timeout).await?;
-    let result = apply_pending(client, &recorded, migrations, lock_timeout).await;
+    let result = match upgrade_legacy(client, &recorded, migrations).await {
+        Ok(()) => apply_pending(client, &recorded, migrations, lock_timeout).await,
+        Err(e) => Err(e),
+    };
     end(client).await?;
     result
 }
@@ -296,6 +317,30 @@ async fn bound(
         lock_timeout.as_millis().max(1)
     ))
     .await?;
+    Ok(())
+}
+
+/// Rewrites every recorded legacy (up-only) checksum to the current one,
+/// under the run's advisory lock; a row that matches neither is left for
+/// [`verify`] to report as drift.
+async fn upgrade_legacy(
+    client: &Client,
+    recorded: &[Recorded],
+    migrations: &[Migration],
+) -> Result<(), MigrateError> {
+    for r in recorded {
+        let Some(m) = migrations.iter().find(|m| m.version == r.version) else {
+            continue;
+        };
+        if r.checksum == m.legacy_checksum() {
+            client
+                .execute(
+                    "UPDATE schema_migrations SET checksum = $1 WHERE version = $2",
+                    &[&m.checksum(), &m.version],
+                )
+                .await?;
+        }
+    }
     Ok(())
 }
 
@@ -346,7 +391,10 @@ pub async fn down_within(
     lock_timeout: Duration,
 ) -> Result<Option<Applied>, MigrateError> {
     let recorded = begin(client, lock_timeout).await?;
-    let result = revert_last(client, &recorded, migrations, lock_timeout).await;
+    let result = match upgrade_legacy(client, &recorded, migrations).await {
+        Ok(()) => revert_last(client, &recorded, migrations, lock_timeout).await,
+        Err(e) => Err(e),
+    };
     end(client).await?;
     result
 }
@@ -406,7 +454,7 @@ pub async fn status_within(
                 name: m.name.to_owned(),
                 applied_at: r.map(|r| r.applied_at),
                 known: true,
-                drifted: r.is_some_and(|r| r.checksum != m.checksum()),
+                drifted: r.is_some_and(|r| !m.matches(&r.checksum)),
             }
         })
         .collect();
@@ -500,18 +548,50 @@ mod tests {
     };
 
     #[test]
-    fn checksums_are_the_sha256_of_the_up_sql() {
-        // printf 'CREATE TABLE one ()' | sha256sum
+    fn checksums_cover_the_up_and_the_down_sql() {
+        // printf 'CREATE TABLE one ()\0DROP TABLE one' | sha256sum
         assert_eq!(
             ONE.checksum(),
+            "38270f72932f219bf38d318941149d22846f6faa86ec380a2773e57c73ccaf6c"
+        );
+        // printf 'CREATE TABLE one ()' | sha256sum
+        assert_eq!(
+            ONE.legacy_checksum(),
             "76e852aa2c0d3e8ab391d64e77a455fbb5a93569534a1dbab343d47f42b1ef3a"
         );
         assert_ne!(ONE.checksum(), TWO.checksum());
-        let down_only = Migration {
+        let down_changed = Migration {
             down: "something else",
             ..ONE
         };
-        assert_eq!(down_only.checksum(), ONE.checksum(), "only `up` counts");
+        assert_ne!(down_changed.checksum(), ONE.checksum(), "`down` counts");
+        assert_eq!(down_changed.legacy_checksum(), ONE.legacy_checksum());
+        // The NUL between the parts: moving text across it changes the sum.
+        let moved = Migration {
+            up: "CREATE TABLE one ()DROP TABLE one",
+            down: "",
+            ..ONE
+        };
+        assert_ne!(moved.checksum(), ONE.checksum());
+    }
+
+    #[test]
+    fn verify_accepts_a_legacy_checksum_and_nothing_else_old() {
+        assert!(verify(&[recorded(ONE.version, &ONE.legacy_checksum())], &[ONE]).is_ok());
+        let down_changed = Migration {
+            down: "DROP TABLE one CASCADE",
+            ..ONE
+        };
+        // Recorded with the old down SQL: the current file's down differs.
+        assert!(matches!(
+            verify(&[recorded(ONE.version, &ONE.checksum())], &[down_changed]),
+            Err(MigrateError::Drift { version, .. }) if version == ONE.version
+        ));
+        // TWO's legacy checksum is not ONE's.
+        assert!(matches!(
+            verify(&[recorded(ONE.version, &TWO.legacy_checksum())], &[ONE]),
+            Err(MigrateError::Drift { .. })
+        ));
     }
 
     #[test]

@@ -37,6 +37,11 @@ fn observe(started: Instant, response: &TestResponse) -> Observation {
     }
 }
 
+/// How soon after the server is back (pg_ctl start has waited for it to
+/// accept connections) every request must succeed again: the pool's wait
+/// (500 ms) plus a connect (1 s), twice over for a loaded two-core machine.
+const RECOVERY: Duration = Duration::from_secs(3);
+
 async fn app_on_private_server(server: &PrivateServer) -> TestApp {
     server
         .client()
@@ -56,9 +61,12 @@ async fn app_on_private_server(server: &PrivateServer) -> TestApp {
     .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_under_load_gets_fast_503s_and_recovers_by_itself() {
-    let server = PrivateServer::start();
+    let Some(server) = PrivateServer::start_or_skip("an_outage_under_load").await else {
+        return;
+    };
+    let server = Arc::new(server);
     let app = app_on_private_server(&server).await;
     let user = app.create_user("steady@example.com").await;
     let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
@@ -79,16 +87,16 @@ async fn an_outage_under_load_gets_fast_503s_and_recovers_by_itself() {
         }));
     }
     tokio::time::sleep(MS(500)).await;
-    server.stop();
+    server.stop_async().await;
     tokio::time::sleep(MS(300)).await;
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status, 503, "readiness follows the database");
     assert_eq!(ready.json()["checks"]["database"], "unreachable");
     assert_eq!(app.get("/healthz").await.status, 200, "liveness does not");
     tokio::time::sleep(MS(1200)).await;
-    server.restart();
+    server.restart_async().await;
     let restarted = Instant::now();
-    tokio::time::sleep(MS(3000)).await;
+    tokio::time::sleep(RECOVERY + MS(1500)).await;
     running.store(false, Ordering::Relaxed);
     let mut all = Vec::new();
     for worker in workers {
@@ -107,23 +115,33 @@ async fn an_outage_under_load_gets_fast_503s_and_recovers_by_itself() {
             assert_eq!(o.code.as_deref(), Some("service_unavailable"));
             assert!(o.retry_after, "503s say when to retry");
         }
-        assert!(o.took < MS(500 + 1000), "no request hangs: {:?}", o.took);
+        // At worst a request waits for the pool (500 ms) and then for a
+        // connect (1 s); twice that on a loaded machine.
+        assert!(
+            o.took < 2 * MS(500 + 1000),
+            "no request hangs: {:?}",
+            o.took
+        );
     }
     let recovered: Vec<_> = all
         .iter()
-        .filter(|o| o.started > restarted + MS(1500))
+        .filter(|o| o.started > restarted + RECOVERY)
         .collect();
     assert!(!recovered.is_empty());
     assert!(
         recovered.iter().all(|o| o.status == 200),
-        "recovered within 1.5 s of the restart"
+        "recovered within {RECOVERY:?} of the restart"
     );
     assert_eq!(app.get("/readyz").await.status, 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_requests_after_a_restart_succeed() {
-    let server = PrivateServer::start();
+    let Some(server) = PrivateServer::start_or_skip("the_first_requests_after_a_restart").await
+    else {
+        return;
+    };
+    let server = Arc::new(server);
     let app = app_on_private_server(&server).await;
     let user = app.create_user("restart@example.com").await;
     let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
@@ -138,8 +156,8 @@ async fn the_first_requests_after_a_restart_succeed() {
         assert_eq!(response.await.unwrap().status, 200);
     }
     assert!(app.state.pool.status().size >= 2);
-    server.stop();
-    server.restart();
+    server.stop_async().await;
+    server.restart_async().await;
     for i in 0..8 {
         let response = app.get(&path).await;
         assert_eq!(

@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backend::db::migrate::{self, MIGRATIONS};
@@ -25,12 +26,6 @@ fn dir_with_env_file(contents: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(".env"), contents).unwrap();
     dir
-}
-
-/// A local port nobody listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// The URL of database `name` on a private server (a Unix socket).
@@ -67,7 +62,9 @@ async fn dotenv_supplies_settings_and_the_environment_wins() {
     let dir = dir_with_env_file(&format!("# the running app\nPORT={}\n", app.addr.port()));
     let from_file = output_within(command(&["healthcheck"], &[]).current_dir(&dir), BOUND).await;
     assert_eq!(from_file.status.code(), Some(0), "{from_file:?}");
-    let closed = closed_port().to_string();
+    // Held (bound, never listening) until the test ends: nothing can answer.
+    let reserved = crate::common::ports::ClosedPort::new();
+    let closed = reserved.port().to_string();
     let overridden = output_within(
         command(&["healthcheck"], &[("PORT", &closed)]).current_dir(&dir),
         BOUND,
@@ -215,8 +212,12 @@ async fn migrate_reports_nothing_to_revert_and_its_failures() {
 
 /// A private server with database `app` (tampered with when `tampered`),
 /// stopped, and the binary started against it with `MIGRATE_ON_START`.
-async fn serve_with_the_database_down(tampered: bool) -> (PrivateServer, Process, SocketAddr) {
-    let server = PrivateServer::start();
+/// `None` (skipped, said once) without PostgreSQL's server binaries.
+async fn serve_with_the_database_down(
+    test: &str,
+    tampered: bool,
+) -> Option<(Arc<PrivateServer>, Process, SocketAddr)> {
+    let server = Arc::new(PrivateServer::start_or_skip(test).await?);
     server
         .client()
         .await
@@ -226,7 +227,7 @@ async fn serve_with_the_database_down(tampered: bool) -> (PrivateServer, Process
     if tampered {
         tamper(&server.database("app")).await;
     }
-    server.stop();
+    server.stop_async().await;
     let url = private_url(&server, "app");
     let (process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
@@ -234,12 +235,16 @@ async fn serve_with_the_database_down(tampered: bool) -> (PrivateServer, Process
         ("DATABASE_CONNECT_TIMEOUT_MS", "500"),
     ])
     .await;
-    (server, process, addr)
+    Some((server, process, addr))
 }
 
 #[tokio::test]
 async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns() {
-    let (server, mut process, addr) = serve_with_the_database_down(false).await;
+    let Some((server, mut process, addr)) =
+        serve_with_the_database_down("a_database_down_at_start", false).await
+    else {
+        return;
+    };
     assert!(
         process
             .seen
@@ -251,7 +256,7 @@ async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns(
     assert_eq!(send(addr, "GET", "/healthz", &[], None).await.status, 200);
     assert_eq!(send(addr, "GET", "/readyz", &[], None).await.status, 503);
 
-    server.restart();
+    server.restart_async().await;
     process
         .wait_for_line(|l| l.contains("migration applied"), Duration::from_secs(15))
         .await
@@ -271,8 +276,12 @@ async fn a_database_down_at_start_is_served_anyway_and_migrated_when_it_returns(
 
 #[tokio::test]
 async fn a_retry_that_finds_a_schema_problem_stops_retrying_and_says_so() {
-    let (server, mut process, addr) = serve_with_the_database_down(true).await;
-    server.restart();
+    let Some((server, mut process, addr)) =
+        serve_with_the_database_down("a_retry_that_finds_a_schema_problem", true).await
+    else {
+        return;
+    };
+    server.restart_async().await;
     let line = process
         .wait_for_line(|l| l.contains("migrations failed"), Duration::from_secs(15))
         .await

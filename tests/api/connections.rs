@@ -108,16 +108,22 @@ async fn an_http2_preface_in_pieces_is_still_http2() {
 
 #[tokio::test]
 async fn the_drain_is_cut_off_at_the_shutdown_timeout() {
+    let gate = crate::common::Gate::default();
+    let route_gate = gate.clone();
     let app = spawn_app_with(
         |s| s.shutdown_timeout = Duration::from_millis(300),
-        |table, _| {
+        move |table, _| {
             table.route(
                 "/stuck",
                 Method::GET,
                 backend::router::Access::Open,
-                service_fn(|_req: backend::http::Request| async move {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    backend::http::response::json(StatusCode::OK, &"too late")
+                service_fn(move |_req: backend::http::Request| {
+                    let gate = route_gate.clone();
+                    async move {
+                        // Never released: only the shutdown timeout ends it.
+                        gate.pass().await;
+                        backend::http::response::json(StatusCode::OK, &"too late")
+                    }
                 }),
             )
         },
@@ -132,7 +138,8 @@ async fn the_drain_is_cut_off_at_the_shutdown_timeout() {
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The request is inside the route when the shutdown begins.
+    gate.entered(1).await;
     let started = Instant::now();
     app.shutdown().await.unwrap();
     let took = started.elapsed();

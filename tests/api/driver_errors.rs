@@ -86,11 +86,14 @@ async fn client_side_errors_are_500s_and_lost_connections_503s() {
         .unwrap()
         .get(0);
     let admin = connect(&db).await;
-    admin
-        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+    // With a timeout, pg_terminate_backend returns once the session is gone
+    // (PostgreSQL 14+): no sleep standing in for it.
+    let gone: bool = admin
+        .query_one("SELECT pg_terminate_backend($1, 5000)", &[&pid])
         .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+        .unwrap()
+        .get(0);
+    assert!(gone, "the session ended within 5 s");
     let error = AppError::from(client.batch_execute("SELECT 1").await.unwrap_err());
     assert_eq!(error.status(), 503);
     assert_eq!(error.detail(), "the database is unavailable; retry shortly");
@@ -100,11 +103,10 @@ async fn client_side_errors_are_500s_and_lost_connections_503s() {
 
 #[tokio::test]
 async fn a_server_that_cannot_be_reached_is_a_503() {
-    // A port nobody listens on: the connect fails with an I/O error.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // A port nobody listens on, held for the whole test: the connect fails
+    // with an I/O error.
+    let reserved = crate::common::ports::ClosedPort::new();
+    let port = reserved.port();
     let mut config = tokio_postgres::Config::new();
     config
         .host("127.0.0.1")

@@ -4,7 +4,7 @@
 use http::Method;
 use tower::service_fn;
 
-use crate::common::{spawn_app, spawn_app_with};
+use crate::common::{Gate, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn an_unknown_path_is_a_404_problem() {
@@ -103,7 +103,8 @@ async fn a_slow_request_gets_the_timeout_problem() {
                 Method::GET,
                 backend::router::Access::Open,
                 service_fn(|_req: backend::http::Request| async move {
-                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    // Never answers: only the timeout can.
+                    std::future::pending::<()>().await;
                     Ok::<backend::http::Response, backend::error::AppError>(
                         backend::http::Response::default(),
                     )
@@ -115,23 +116,31 @@ async fn a_slow_request_gets_the_timeout_problem() {
     let started = std::time::Instant::now();
     let response = app.get("/slow").await;
     response.assert_problem(504, "timeout");
-    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let took = started.elapsed();
+    // Not before the 200 ms deadline; well before ten times it.
+    assert!(took >= std::time::Duration::from_millis(190), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
 }
 
 #[tokio::test]
 async fn beyond_the_concurrency_limit_requests_are_shed_fast() {
+    let gate = Gate::default();
+    let route_gate = gate.clone();
     let app = spawn_app_with(
         |s| s.max_concurrent_requests = 2,
-        |table, _| {
+        move |table, _| {
             table.route(
                 "/slow",
                 Method::GET,
                 backend::router::Access::Open,
-                service_fn(|_req: backend::http::Request| async move {
-                    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-                    Ok::<backend::http::Response, backend::error::AppError>(
-                        backend::http::Response::default(),
-                    )
+                service_fn(move |_req: backend::http::Request| {
+                    let gate = route_gate.clone();
+                    async move {
+                        gate.pass().await;
+                        Ok::<backend::http::Response, backend::error::AppError>(
+                            backend::http::Response::default(),
+                        )
+                    }
                 }),
             )
         },
@@ -139,24 +148,27 @@ async fn beyond_the_concurrency_limit_requests_are_shed_fast() {
     .await;
     let slow = [app.get("/slow"), app.get("/slow")];
     let shed = async {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let started = std::time::Instant::now();
-        let response = app.get("/api/v1/openapi.json").await;
-        let elapsed = started.elapsed();
+        // Both slots taken: the two slow requests are inside the route.
+        gate.entered(2).await;
+        // Held until the third is answered: a third that queued for a
+        // slot instead of being shed would never be answered.
+        let response = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            app.get("/api/v1/openapi.json"),
+        )
+        .await
+        .expect("the excess request is answered while the slots are held");
         // The probes are never shed: a busy service is not a dead one.
         let probe = app.get("/healthz").await;
-        (response, elapsed, probe)
+        gate.release(2);
+        (response, probe)
     };
-    let (done, (response, elapsed, probe)) = tokio::join!(futures_join(slow), shed);
+    let (done, (response, probe)) = tokio::join!(futures_join(slow), shed);
     for r in done {
         assert_eq!(r.status, 200);
     }
     response.assert_problem(503, "service_unavailable");
     assert_eq!(response.header("retry-after"), "1");
-    assert!(
-        elapsed < std::time::Duration::from_millis(300),
-        "{elapsed:?}"
-    );
     assert_eq!(probe.status, 200, "probes are exempt from load shedding");
     assert_eq!(app.get("/api/v1/openapi.json").await.status, 200);
 }

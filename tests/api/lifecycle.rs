@@ -9,20 +9,25 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::{ServiceExt, service_fn};
 
 use crate::common::binary::Process;
-use crate::common::{admin_url, fresh_database, spawn_app, spawn_app_with};
+use crate::common::{Gate, fresh_database, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn an_in_flight_request_completes_during_graceful_shutdown() {
+    let gate = Gate::default();
+    let route_gate = gate.clone();
     let app = spawn_app_with(
         |_| {},
-        |table, _| {
+        move |table, _| {
             table.route(
                 "/slow",
                 Method::GET,
                 backend::router::Access::Open,
-                service_fn(|_req: backend::http::Request| async move {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    backend::http::response::json(http::StatusCode::OK, &"done")
+                service_fn(move |_req: backend::http::Request| {
+                    let gate = route_gate.clone();
+                    async move {
+                        gate.pass().await;
+                        backend::http::response::json(http::StatusCode::OK, &"done")
+                    }
                 }),
             )
         },
@@ -33,15 +38,25 @@ async fn an_in_flight_request_completes_during_graceful_shutdown() {
         tokio::spawn(
             async move { crate::common::client::send(addr, "GET", "/slow", &[], None).await },
         );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The request is inside the route, not just sent.
+    gate.entered(1).await;
     let started = Instant::now();
     let state = app.state.clone();
-    app.shutdown().await.unwrap();
+    let shutdown = tokio::spawn(app.shutdown());
+    // The drain has begun while the request is still held...
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !state.is_shutting_down() {
+        assert!(Instant::now() < deadline, "the shutdown never began");
+        tokio::task::yield_now().await;
+    }
+    assert!(!shutdown.is_finished(), "the server waits for the request");
+    // ...and it still completes once released.
+    gate.release(1);
     let response = slow.await.unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.json(), "done");
-    assert!(started.elapsed() < Duration::from_secs(3));
-    assert!(state.is_shutting_down());
+    shutdown.await.unwrap().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer accepting"
@@ -158,8 +173,5 @@ async fn the_binary_finishes_an_in_flight_request_on_sigterm_and_exits_0() {
 
 /// The URL form of a test database config, for the binary's environment.
 pub fn database_url(db: &tokio_postgres::Config) -> String {
-    let admin = admin_url();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let name = db.get_dbname().unwrap();
-    format!("{base}/{name}")
+    crate::common::url_of(db)
 }

@@ -90,8 +90,10 @@ async fn a_failing_migration_is_undone_whole_and_stops_the_run() {
 async fn down_reverts_only_the_latest_and_a_failing_revert_changes_nothing() {
     let db = fresh_database().await;
     let mut client = connect(&db).await;
+    // A down that fails until the database has what it needs: the same
+    // SQL both times (changing it after apply would be drift).
     let stuck = Migration {
-        down: "DROP TABLE not_there",
+        down: "DROP TABLE third; DROP TABLE needed_by_down",
         ..THIRD
     };
     migrate::up(&mut client, &[FIRST, stuck]).await.unwrap();
@@ -100,9 +102,16 @@ async fn down_reverts_only_the_latest_and_a_failing_revert_changes_nothing() {
         .unwrap_err();
     assert!(!error.is_unreachable());
     assert_eq!(recorded(&client).await, [FIRST.version, THIRD.version]);
-    assert!(exists(&client, "third").await);
+    assert!(
+        exists(&client, "third").await,
+        "the failed revert rolled back"
+    );
 
-    let reverted = migrate::down(&mut client, &[FIRST, THIRD])
+    client
+        .batch_execute("CREATE TABLE needed_by_down ()")
+        .await
+        .unwrap();
+    let reverted = migrate::down(&mut client, &[FIRST, stuck])
         .await
         .unwrap()
         .unwrap();
@@ -121,12 +130,13 @@ fn settings_for(config: tokio_postgres::Config, connect_timeout: Duration) -> Se
 
 #[tokio::test]
 async fn an_unreachable_database_is_worth_retrying() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // Held for the whole test, never listening: the connect is refused.
+    let reserved = crate::common::ports::ClosedPort::new();
     let mut config = tokio_postgres::Config::new();
-    config.host("127.0.0.1").port(port).user("nobody");
+    config
+        .host("127.0.0.1")
+        .port(reserved.port())
+        .user("nobody");
     let error = migrate::connect(&settings_for(config, Duration::from_secs(2)))
         .await
         .unwrap_err();

@@ -41,11 +41,7 @@ async fn an_invalid_incoming_id_is_replaced() {
         "slash/",
         too_long.as_str(),
         "quote\"",
-        "x\u{7f}",
     ] {
-        let Ok(_) = http::HeaderValue::from_str(bad) else {
-            continue;
-        };
         let response = app
             .request_with("GET", "/healthz", &[("x-request-id", bad)], None)
             .await;
@@ -56,15 +52,24 @@ async fn an_invalid_incoming_id_is_replaced() {
 }
 
 #[tokio::test]
-async fn an_injection_attempt_never_reaches_the_response_headers() {
+async fn an_id_with_a_control_byte_is_never_echoed() {
+    // DEL is not a valid header byte: the client library refuses to send it,
+    // so it goes out as raw bytes.
+    assert!(http::HeaderValue::from_str("x\u{7f}").is_err());
     let app = spawn_app().await;
-    let raw = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc%0d%0aSet-Cookie:%20x=1\r\nConnection: close\r\n\r\n";
-    let response =
-        crate::common::send_raw(app.addr, raw.as_bytes(), std::time::Duration::from_secs(5)).await;
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let raw =
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: x\x7f\r\nConnection: close\r\n\r\n";
+    let response = crate::common::send_raw(app.addr, raw, std::time::Duration::from_secs(5)).await;
+    let (head, _) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("a complete response: {response:?}"));
+    assert!(!head.contains('\u{7f}'), "the byte came back: {head:?}");
+    // httparse rejects DEL in a header value: the head is malformed, and
+    // hyper answers 400 before any route or middleware runs, so there is no
+    // id to echo at all.
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
     assert!(
-        !response.to_ascii_lowercase().contains("set-cookie"),
-        "{response}"
+        !head.to_ascii_lowercase().contains("x-request-id"),
+        "{head}"
     );
-    assert!(!response.contains("abc%0d"), "{response}");
 }

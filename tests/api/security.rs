@@ -6,16 +6,9 @@ use std::time::Duration;
 
 use crate::common::binary::Process;
 use crate::common::client::send;
-use crate::common::fresh_database;
-use crate::lifecycle::database_url;
+use crate::common::{as_role_with_password, fresh_database, url_of};
 
 const PASSWORD: &str = "s3cr3t-hunter2";
-
-fn with_password(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (user, host) = rest.split_once('@').unwrap();
-    format!("{scheme}://{user}:{PASSWORD}@{host}")
-}
 
 #[track_caller]
 fn assert_clean(body: &str) {
@@ -45,8 +38,11 @@ fn assert_clean(body: &str) {
 
 #[tokio::test]
 async fn failures_leak_nothing_to_clients_or_logs() {
+    // The app connects as a role of its own whose password is the secret:
+    // right on a server that checks passwords, ignored on one that trusts.
     let db = fresh_database().await;
-    let url = with_password(&database_url(&db));
+    let url = url_of(&as_role_with_password(&db, PASSWORD).await);
+    assert!(url.contains(PASSWORD), "{url}");
     let (mut process, addr) = Process::serve(&[
         ("DATABASE_URL", &url),
         ("APP_ENV", "prod"),
@@ -73,7 +69,28 @@ async fn failures_leak_nothing_to_clients_or_logs() {
         tokio::spawn(async move {
             let (client, connection) = db.connect(backend::db::tls::connector()).await.unwrap();
             tokio::spawn(connection);
-            tokio::time::sleep(Duration::from_millis(150)).await;
+            // Once the request's statement waits on the lock (not before:
+            // a kill before it starts would prove nothing).
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let waiting: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backend' \
+                         AND datname = current_database() AND wait_event_type = 'Lock'",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                if waiting > 0 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no request waits on the lock"
+                );
+                tokio::task::yield_now().await;
+            }
             client
                 .batch_execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \

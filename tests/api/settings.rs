@@ -80,6 +80,11 @@ async fn healthcheck_reports_the_server_on_port() {
     assert_eq!(ok.status.code(), Some(0), "{ok:?}");
     process.terminate();
     process.wait(std::time::Duration::from_secs(10)).await;
+    // Hold the port the server let go of, so nothing else can answer on it;
+    // should another process have taken it meanwhile, check a held one.
+    let reserved = crate::common::ports::ClosedPort::bind(addr)
+        .unwrap_or_else(|_| crate::common::ports::ClosedPort::new());
+    let port = reserved.port().to_string();
     let down = command(&["healthcheck"], &[("PORT", &port)])
         .output()
         .await

@@ -245,3 +245,41 @@ async fn unsupported_methods_and_trailing_slashes() {
         app.get(path).await.assert_problem(404, "not_found");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_racing_a_post_for_the_same_email_leaves_one_winner_and_a_409() {
+    let app = spawn_app().await;
+    for round in 0..8 {
+        let user = app.create_user(&format!("racer-{round}@example.com")).await;
+        let id = user["id"].as_str().unwrap().to_owned();
+        let email = format!("contested-{round}@example.com");
+        let body = json!({ "email": email });
+        let (patched, posted) = tokio::join!(
+            patch(&app, &id, &body),
+            app.send_json("POST", "/api/v1/users", &body),
+        );
+        let outcome = (patched.status.as_u16(), posted.status.as_u16());
+        match outcome {
+            (200, 409) => {
+                posted.assert_problem(409, "conflict");
+                assert_eq!(patched.json()["email"], email.as_str());
+            }
+            (409, 201) => {
+                patched.assert_problem(409, "conflict");
+                assert_eq!(posted.json()["email"], email.as_str());
+            }
+            other => panic!("round {round}: one winner and one 409, not {other:?}"),
+        }
+        let holders: i64 = app
+            .db_client()
+            .await
+            .query_one(
+                "SELECT count(*) FROM users WHERE lower(email) = $1",
+                &[&email],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(holders, 1, "round {round}: exactly one user has the email");
+    }
+}

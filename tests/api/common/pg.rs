@@ -18,8 +18,12 @@ fn pg_sh(args: &[&str]) -> String {
 
 fn pg_sh_with(args: &[&str], env: &[(&str, &str)]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
+    // Only the options asked for here: not a PG_PASSWORD or PG_TLS_PORT the
+    // test run itself was started with (`PG_PASSWORD=... make test`).
     let output = Command::new(script)
         .args(args)
+        .env_remove("PG_PASSWORD")
+        .env_remove("PG_TLS_PORT")
         .envs(env.iter().copied())
         .output()
         .expect("run scripts/pg.sh");
@@ -31,7 +35,83 @@ fn pg_sh_with(args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
+/// Whether this run must have PostgreSQL's server binaries: in CI
+/// (`CI=true`, set by GitHub Actions) or with `BACKEND_REQUIRE_PRIVATE_PG=1`
+/// (set by .ci/run), a test that needs them fails instead of skipping.
+fn private_pg_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("BACKEND_REQUIRE_PRIVATE_PG").is_ok_and(|v| v == "1")
+}
+
+/// Where scripts/pg.sh finds `initdb` and `pg_ctl`, or why not.
+fn bindir() -> Result<PathBuf, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
+    let output = Command::new(script)
+        .arg("bindir")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if output.status.success() {
+        Ok(PathBuf::from(
+            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        ))
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}
+
 impl PrivateServer {
+    /// A server of the test's own, started off the async runtime (pg_ctl
+    /// blocks for about a second); `None`, with one line saying so, when
+    /// PostgreSQL's server binaries are missing, unless the run requires
+    /// them (see [`private_pg_required`]), when it panics instead.
+    pub async fn start_or_skip(test: &str) -> Option<Self> {
+        Self::start_with_or_skip(test, Self::start).await
+    }
+
+    /// [`PrivateServer::start_with_tls`], off the runtime, or skipped.
+    pub async fn start_with_tls_or_skip(test: &str) -> Option<(Self, String)> {
+        Self::start_with_or_skip(test, Self::start_with_tls).await
+    }
+
+    async fn start_with_or_skip<T: Send + 'static>(test: &str, start: fn() -> T) -> Option<T> {
+        if let Err(why) = tokio::task::spawn_blocking(bindir).await.unwrap() {
+            assert!(
+                !private_pg_required(),
+                "{test}: needs initdb and pg_ctl (CI or BACKEND_REQUIRE_PRIVATE_PG=1): {why}"
+            );
+            eprintln!("SKIPPED {test}: needs initdb and pg_ctl for a private server: {why}");
+            return None;
+        }
+        Some(tokio::task::spawn_blocking(start).await.unwrap())
+    }
+
+    /// The path of one of the server's programs (e.g. `pg_dump`), from the
+    /// same directory as its `pg_ctl`, so the versions match.
+    /// `pg_ctl` may be a link (e.g. in /usr/local/bin) to the real
+    /// directory, which holds the rest.
+    pub fn bin(&self, name: &str) -> PathBuf {
+        let _ = &self.dir;
+        let pg_ctl = bindir().expect("the server binaries").join("pg_ctl");
+        let real = std::fs::canonicalize(&pg_ctl).unwrap_or(pg_ctl);
+        real.parent().unwrap().join(name)
+    }
+
+    /// Stops the server, off the async runtime.
+    pub async fn stop_async(self: &std::sync::Arc<Self>) {
+        let this = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.stop())
+            .await
+            .unwrap();
+    }
+
+    /// Starts it again, off the async runtime.
+    pub async fn restart_async(self: &std::sync::Arc<Self>) {
+        let this = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.restart())
+            .await
+            .unwrap();
+    }
+
     /// Initialises and starts a server (about a second).
     pub fn start() -> Self {
         let dir =
@@ -45,14 +125,17 @@ impl PrivateServer {
     }
 
     /// Initialises and starts a server that also accepts TLS connections on
-    /// 127.0.0.1:`port` (self-signed certificate; only TLS is allowed over
-    /// TCP); returns it and its `sslmode=require` URL.
-    pub fn start_with_tls(port: u16) -> (Self, String) {
+    /// a loopback port pg.sh picks (another one if the first is taken: no
+    /// port is bound and released for it); self-signed certificate, only TLS
+    /// over TCP. Returns it and its `sslmode=require` URL.
+    pub fn start_with_tls() -> (Self, String) {
         let dir =
             std::env::temp_dir().join(format!("backend-tls-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let port = port.to_string();
-        let url = pg_sh_with(&["start", dir.to_str().unwrap()], &[("PG_TLS_PORT", &port)]);
+        let url = pg_sh_with(
+            &["start", dir.to_str().unwrap()],
+            &[("PG_TLS_PORT", "auto")],
+        );
         let tls_url = pg_sh(&["tls-url", dir.to_str().unwrap()]);
         let server = Self {
             dir,
