@@ -57,6 +57,9 @@ migrate-up: ## apply every pending migration (private PostgreSQL if DATABASE_URL
 migrate-down: ## revert the most recently applied migration
 	scripts/with-dev-db.sh $(CARGO) run --locked -q -- migrate down
 
+seed: ## create demo users with realistic names: make seed N=1000 (private PostgreSQL if DATABASE_URL is unset)
+	scripts/with-dev-db.sh $(CARGO) run --locked -q -- seed $(or $(N),100)
+
 migrate-status: ## list migrations: applied, pending, drifted, unknown
 	scripts/with-dev-db.sh $(CARGO) run --locked -q -- migrate status
 

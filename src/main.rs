@@ -23,6 +23,7 @@ Usage:
   backend migrate up     apply every pending migration
   backend migrate down   revert the most recently applied migration
   backend migrate status list migrations: applied, pending, drifted, unknown
+  backend seed [N]       create N demo users with realistic names (default 100)
   backend healthcheck    exit 0 if the server on 127.0.0.1:$PORT answers /healthz
   backend openapi        print the OpenAPI document (JSON) and exit
   backend --help         show this help
@@ -48,6 +49,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         ["migrate", action @ ("up" | "down" | "status")] => migrate(action),
+        ["seed"] => seed("100"),
+        ["seed", count] => seed(count),
         ["-h" | "--help" | "help"] => {
             print!("{USAGE}");
             ExitCode::SUCCESS
@@ -206,6 +209,43 @@ fn migrate(action: &str) -> ExitCode {
         }
         Err(e) => {
             eprintln!("backend: migrate {action} failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `backend seed [N]`: creates N demo users (demos, load tests).
+#[allow(clippy::print_stdout)] // the command's report is its output
+fn seed(count: &str) -> ExitCode {
+    let Ok(count) = count.parse::<usize>() else {
+        eprintln!("backend: seed takes a number of users, got {count:?}");
+        return ExitCode::from(2);
+    };
+    let settings = match load_settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let _log = telemetry::init(settings.log_format, &settings.log_filter);
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(async {
+        let state = AppState::new(settings).map_err(|e| e.to_string())?;
+        backend::users::seed::seed(&state.pool, count)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(seeded) => {
+            println!(
+                "created {} users ({} skipped: email taken)",
+                seeded.created, seeded.skipped
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("backend: seed failed: {e}");
             ExitCode::FAILURE
         }
     }

@@ -9,6 +9,7 @@ pub mod input;
 pub mod model;
 pub mod openapi;
 pub mod repository;
+pub mod seed;
 pub mod service;
 
 use http::Method;

@@ -41,6 +41,7 @@ mod protocol;
 mod request_id;
 mod rolling_restart;
 mod security;
+mod seed;
 mod settings;
 mod text_rules;
 mod tls;
