@@ -13,6 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 
 use crate::error::BoxError;
+use crate::telemetry::otel::spans::ClientSpan;
 
 /// The deadline of one fetch, connecting and reading the body included.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,9 +48,19 @@ impl Client {
     /// [`MAX_BODY_BYTES`]; any other status than 200 is an error.
     pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, BoxError> {
         let uri: http::Uri = url.parse()?;
+        let span = ClientSpan::start(&http::Method::GET, &uri, None);
+        let mut request = http::Request::new(Empty::new());
+        if let Some(span) = &span {
+            span.inject(request.headers_mut());
+        }
+        *request.uri_mut() = uri;
         let fetch = async {
-            let response = self.inner.get(uri).await?;
-            if response.status() != http::StatusCode::OK {
+            let response = self.inner.request(request).await?;
+            let status = response.status();
+            if let Some(span) = span {
+                span.finish(Ok(status));
+            }
+            if status != http::StatusCode::OK {
                 return Err(format!("{url} answered {}", response.status()).into());
             }
             let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
