@@ -104,9 +104,10 @@ fn serve() -> ExitCode {
 }
 
 async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let otel =
+        telemetry::otel::start(&settings.telemetry).map_err(|e| format!("telemetry: {e}"))?;
     let state = AppState::new(settings)?;
-    let otel = telemetry::otel::start(&state.settings.telemetry, &state.pool)
-        .map_err(|e| format!("telemetry: {e}"))?;
+    telemetry::otel::observe_pool(&state.pool);
     if let (Some(reader), Some(addr)) = (otel.scrape.clone(), state.settings.telemetry.metrics_addr)
     {
         let metrics = tokio::net::TcpListener::bind(addr)

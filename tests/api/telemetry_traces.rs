@@ -291,3 +291,39 @@ async fn an_unreachable_collector_never_slows_or_fails_a_request() {
         stopping.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_5xx_span_carries_its_error_type_and_the_failed_pool_wait() {
+    let receiver = Receiver::start().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let url = format!("postgres://postgres@{closed}/nowhere");
+    let (mut process, addr) = Process::serve(&[
+        ("DATABASE_URL", &url),
+        ("AUTH_MODE", "none"),
+        ("DATABASE_CONNECT_TIMEOUT_MS", "500"),
+        ("DATABASE_POOL_TIMEOUT_MS", "500"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint),
+    ])
+    .await;
+    let r = send(addr, "GET", "/api/v1/users", &[], None).await;
+    assert_eq!(r.status, 503);
+    process.terminate();
+    process.wait(Duration::from_secs(12)).await;
+
+    let spans = receiver.spans();
+    let list = named(&spans, "GET /api/v1/users");
+    assert_eq!(list.len(), 1, "{:?}", names(&spans));
+    let a = attrs(list[0]);
+    assert_eq!(a["http.response.status_code"], "503");
+    assert_eq!(a["error.type"], "503");
+    let status = list[0].status.as_ref().expect("a status");
+    assert_eq!(status.code, 2, "STATUS_CODE_ERROR");
+    let wait = spans
+        .iter()
+        .find(|s| s.name == "pool wait" && s.parent_span_id == list[0].span_id)
+        .unwrap_or_else(|| panic!("no pool wait among {:?}", names(&spans)));
+    assert!(attrs(wait).contains_key("error.type"), "{:?}", attrs(wait));
+}

@@ -53,8 +53,8 @@ pub struct Instruments {
 }
 
 impl Instruments {
-    /// Creates the instruments on `provider`, and the pool gauges over `pool`.
-    pub(crate) fn new(provider: &SdkMeterProvider, pool: &Pool) -> Self {
+    /// Creates the instruments on `provider`.
+    pub(crate) fn new(provider: &SdkMeterProvider) -> Self {
         let meter = provider.meter("backend");
         let duration = meter
             .f64_histogram("http.server.request.duration")
@@ -62,7 +62,6 @@ impl Instruments {
             .with_description("Duration of HTTP server requests.")
             .with_boundaries(DURATION_BUCKETS.to_vec())
             .build();
-        pool_gauges(&meter, pool);
         Self {
             meter,
             duration,
@@ -107,6 +106,12 @@ impl Instruments {
                 .duration
                 .record(seconds, &attributes(method, route, status)),
         }
+    }
+
+    /// Adds the pool gauges over `pool` (once; the state is built after
+    /// telemetry starts, so the identity provider's first fetches are traced).
+    pub fn observe_pool(&self, pool: &Pool) {
+        pool_gauges(&self.meter, pool);
     }
 
     /// A counter for the webhook deliveries' outcomes (the delivery worker

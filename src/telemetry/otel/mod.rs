@@ -93,10 +93,11 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 const METRIC_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Installs what `settings` ask for: the tracer and OTLP exporters when an
-/// endpoint is set, the instruments when metrics go anywhere, the pool
-/// gauges over `pool`. Call once, inside the runtime, before building the
-/// app; a second call installs nothing.
-pub fn start(settings: &Telemetry, pool: &Pool) -> Result<OtelGuard, BoxError> {
+/// endpoint is set, the instruments when metrics go anywhere. Call once,
+/// inside the runtime, before building the state (its background work is
+/// traced from the start) and the app; a second call installs nothing.
+/// Then [`observe_pool`] adds the pool's gauges.
+pub fn start(settings: &Telemetry) -> Result<OtelGuard, BoxError> {
     let exports = settings.exports();
     let scrapes = settings.metrics_addr.is_some();
     if !exports && !scrapes {
@@ -145,13 +146,20 @@ pub fn start(settings: &Telemetry, pool: &Pool) -> Result<OtelGuard, BoxError> {
         meters = meters.with_reader(reader);
     }
     let provider = meters.build();
-    let instruments = metrics::Instruments::new(&provider, pool);
+    let instruments = metrics::Instruments::new(&provider);
     guard.meter_provider = Some(provider);
     let _ = INSTALLED.set(Installed {
         tracer,
         metrics: Some(instruments),
     });
     Ok(guard)
+}
+
+/// Adds the gauges of `pool` (size, idle, waiting, max), when metrics are on.
+pub fn observe_pool(pool: &Pool) {
+    if let Some(instruments) = metrics::instruments() {
+        instruments.observe_pool(pool);
+    }
 }
 
 fn resource(settings: &Telemetry) -> Resource {
