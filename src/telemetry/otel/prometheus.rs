@@ -207,3 +207,24 @@ fn join(labels: &str, extra: &str) -> String {
         (false, false) => format!("{{{labels},{extra}}}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_take_prometheus_names_and_escaped_values() {
+        let attributes = [
+            KeyValue::new("http.route", "/api/v1/users/{id}"),
+            KeyValue::new("http.response.status_code", 200_i64),
+            KeyValue::new("odd", "a\"b\\c\nd"),
+        ];
+        assert_eq!(
+            labels(attributes.iter()),
+            r#"http_route="/api/v1/users/{id}",http_response_status_code="200",odd="a\"b\\c\nd""#
+        );
+        assert_eq!(join("", ""), "");
+        assert_eq!(join("", "le=\"1\""), "{le=\"1\"}");
+        assert_eq!(join("a=\"1\"", "le=\"+Inf\""), "{a=\"1\",le=\"+Inf\"}");
+    }
+}

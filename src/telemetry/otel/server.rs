@@ -218,3 +218,16 @@ fn split_host(host: &str) -> (&str, Option<u16>) {
         None => (host, None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::split_host;
+
+    #[test]
+    fn hosts_are_split_from_their_ports() {
+        assert_eq!(split_host("127.0.0.1:8000"), ("127.0.0.1", Some(8000)));
+        assert_eq!(split_host("api.example.com"), ("api.example.com", None));
+        assert_eq!(split_host("[::1]:8000"), ("::1", Some(8000)));
+        assert_eq!(split_host("[::1]"), ("::1", None));
+    }
+}
