@@ -24,7 +24,7 @@ struct Received {
     spans: Vec<Span>,
     metrics: Vec<ExportMetricsServiceRequest>,
     resources: Vec<HashMap<String, String>>,
-    other_paths: Vec<String>,
+    other_paths: Vec<(String, Option<String>)>,
 }
 
 /// A running receiver; its endpoint is the `OTEL_EXPORTER_OTLP_ENDPOINT`.
@@ -51,6 +51,11 @@ impl Receiver {
                         let store = Arc::clone(&store);
                         async move {
                             let path = req.uri().path().to_owned();
+                            let traceparent = req
+                                .headers()
+                                .get("traceparent")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned);
                             let body: Bytes = req.into_body().collect().await.unwrap().to_bytes();
                             let mut r = store.lock().unwrap();
                             match path.as_str() {
@@ -69,7 +74,7 @@ impl Receiver {
                                     r.metrics
                                         .push(ExportMetricsServiceRequest::decode(body).unwrap());
                                 }
-                                _ => r.other_paths.push(path),
+                                _ => r.other_paths.push((path, traceparent)),
                             }
                             let mut response = http::Response::new(Full::new(Bytes::new()));
                             response.headers_mut().insert(
@@ -98,8 +103,9 @@ impl Receiver {
         self.received.lock().unwrap().resources.clone()
     }
 
-    /// Paths posted to other than the two signals'.
-    pub fn other_paths(&self) -> Vec<String> {
+    /// Requests for other paths than the two signals', with the
+    /// `traceparent` they carried (the receiver doubles as a plain server).
+    pub fn other_paths(&self) -> Vec<(String, Option<String>)> {
         self.received.lock().unwrap().other_paths.clone()
     }
 

@@ -327,3 +327,41 @@ async fn a_5xx_span_carries_its_error_type_and_the_failed_pool_wait() {
         .unwrap_or_else(|| panic!("no pool wait among {:?}", names(&spans)));
     assert!(attrs(wait).contains_key("error.type"), "{:?}", attrs(wait));
 }
+
+#[tokio::test]
+async fn a_key_fetch_sends_the_traceparent_of_its_client_span() {
+    // The receiver doubles as the key-set URL: it records the headers.
+    let receiver = Receiver::start().await;
+    let provider = Provider::start(&[]).await;
+    let url = database_url(&fresh_database().await);
+    let issuer = provider.issuer();
+    let jwks = format!("{}/jwks", receiver.endpoint);
+    let (mut process, _addr) = Process::serve(&[
+        ("DATABASE_URL", &url),
+        ("AUTH_MODE", "oidc"),
+        ("OIDC_ISSUER", &issuer),
+        ("OIDC_AUDIENCE", AUDIENCE),
+        ("OIDC_JWKS_URL", &jwks),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint),
+    ])
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while receiver.other_paths().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    process.terminate();
+    process.wait(Duration::from_secs(12)).await;
+
+    let (path, traceparent) = receiver.other_paths().remove(0);
+    assert_eq!(path, "/jwks");
+    let traceparent = traceparent.expect("the fetch carried a traceparent");
+    let spans = receiver.spans();
+    let fetch = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Client as i32 && attrs(s)["url.full"] == jwks)
+        .unwrap_or_else(|| panic!("no key fetch span among {:?}", names(&spans)));
+    assert_eq!(
+        traceparent,
+        format!("00-{}-{}-01", hex(&fetch.trace_id), hex(&fetch.span_id))
+    );
+}
