@@ -99,7 +99,16 @@ coverage: ## line and region coverage of src/ over every test (cargo-llvm-cov): 
 mutants: ## mutation testing of every src/ file (cargo-mutants; MUTANTS_JOBS, MUTANTS_FILES, MUTANTS_BASE): target/mutants, docs/quality.md
 	scripts/mutants.sh
 
-check: format-check lint typecheck test ## what CI runs: format check, lint, typecheck, tests
+tree-check: ## the dependency tree's rules: one opentelemetry (two export nothing), no tonic, reqwest, openssl or aws-lc-sys
+	@tree=$$($(CARGO) tree --locked -e normal,build,dev --prefix none --format '{p}' | sed 's/ (\*)$$//' | sort -u); \
+	otel=$$(grep -cE '^opentelemetry v' <<<"$$tree" || true); \
+	if [ "$$otel" -ne 1 ]; then echo "expected one opentelemetry, found $$otel:"; grep -E '^opentelemetry' <<<"$$tree"; exit 1; fi; \
+	for crate in tonic reqwest openssl aws-lc-sys; do \
+	  if grep -qE "^$$crate v" <<<"$$tree"; then echo "$$crate is in the tree:"; $(CARGO) tree --locked -i $$crate; exit 1; fi; \
+	done; \
+	echo "tree-check: one opentelemetry; no tonic, reqwest, openssl, aws-lc-sys"
+
+check: format-check lint typecheck tree-check test ## what CI runs: format check, lint, typecheck, dependency tree rules, tests
 
 pre-commit-install: ## install the pre-commit hook (fmt, clippy, typecheck, whitespace, YAML on what is staged)
 	@# With the pre-commit tool: its hook runs .pre-commit-config.yaml. Without

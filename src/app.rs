@@ -22,6 +22,7 @@ use crate::middleware::{
 use crate::resource::Resource;
 use crate::router::{RouteTable, Router};
 use crate::state::AppState;
+use crate::telemetry::otel::server::ServerSpanLayer;
 use crate::{auth, health, openapi, users};
 
 /// Every resource the service serves; the OpenAPI document is assembled from
@@ -40,7 +41,8 @@ pub fn routes(state: &AppState) -> RouteTable {
 /// The whole service around `table` (usually [`routes`]; tests add routes
 /// that are not shipped, e.g. one that panics), for any request body type.
 ///
-/// The request path, outermost first: HEAD body strip · nosniff ·
+/// The request path, outermost first: server span and duration histogram
+/// (pass-through with telemetry off) · HEAD body strip · nosniff ·
 /// cache-control · request id · problem rendering · access log · CORS ·
 /// panic catcher · timeout · body limit (and pace) · load shedding (probes
 /// exempt) · router → endpoint. The body is read before load shedding
@@ -64,6 +66,7 @@ where
 {
     let settings = &state.settings;
     let cors = CorsLayer::new(&settings.cors_allow_origins, table.methods());
+    let traced = ServerSpanLayer::new(table.operations().into_iter().map(|(_, t)| t));
     // The token check wraps each protected endpoint: after routing (404,
     // 405), before the endpoint's own checks.
     let table = match &state.auth {
@@ -73,6 +76,7 @@ where
         None => table,
     };
     ServiceBuilder::new()
+        .layer(traced)
         .layer(HeadLayer)
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-content-type-options"),

@@ -84,6 +84,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// How long the exit may wait for telemetry to be exported.
+const OTEL_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
 fn serve() -> ExitCode {
     let settings = match load_settings() {
         Ok(s) => s,
@@ -104,7 +107,18 @@ fn serve() -> ExitCode {
 }
 
 async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let otel =
+        telemetry::otel::start(&settings.telemetry).map_err(|e| format!("telemetry: {e}"))?;
     let state = AppState::new(settings)?;
+    telemetry::otel::observe_pool(&state.pool);
+    if let (Some(reader), Some(addr)) = (otel.scrape.clone(), state.settings.telemetry.metrics_addr)
+    {
+        let metrics = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on METRICS_ADDR {addr}: {e}"))?;
+        tracing::info!(address = %metrics.local_addr()?, "serving /metrics");
+        tokio::spawn(telemetry::otel::prometheus::serve(metrics, reader));
+    }
     if let Err(e) = backend::db::prepare(&state.settings).await {
         if !e.is_unreachable() {
             return Err(format!("migrations failed: {e}").into());
@@ -127,6 +141,15 @@ async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>
         "listening"
     );
     server::serve_app(listener, state, app, server::shutdown_signal()).await?;
+    // The last batch of spans and the metrics, bounded so the process still
+    // ends within Docker's grace period (SHUTDOWN_TIMEOUT_MS is below it).
+    let flush = tokio::task::spawn_blocking(move || otel.shutdown(OTEL_FLUSH_TIMEOUT));
+    if tokio::time::timeout(OTEL_FLUSH_TIMEOUT, flush)
+        .await
+        .is_err()
+    {
+        tracing::warn!("telemetry flush abandoned at its deadline");
+    }
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 
 use crate::error::BoxError;
+use crate::telemetry::otel::spans::ClientSpan;
 
 /// The deadline of one fetch, connecting and reading the body included.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,8 +48,18 @@ impl Client {
     /// [`MAX_BODY_BYTES`]; any other status than 200 is an error.
     pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, BoxError> {
         let uri: http::Uri = url.parse()?;
+        // A client span (a child of the request that needed the keys, or a
+        // trace of its own for a background refresh), its traceparent sent.
+        let span = ClientSpan::start(&http::Method::GET, &uri, None);
+        let mut request = http::Request::new(Empty::new());
+        if let Some(span) = &span {
+            span.inject(request.headers_mut());
+        }
+        *request.uri_mut() = uri;
+        let mut answered = None;
         let fetch = async {
-            let response = self.inner.get(uri).await?;
+            let response = self.inner.request(request).await?;
+            answered = Some(response.status());
             if response.status() != http::StatusCode::OK {
                 return Err(format!("{url} answered {}", response.status()).into());
             }
@@ -58,9 +69,19 @@ impl Client {
                 .to_bytes();
             Ok::<_, BoxError>(serde_json::from_slice(&body)?)
         };
-        match tokio::time::timeout(FETCH_TIMEOUT, fetch).await {
-            Ok(result) => result.map_err(|e| format!("{url}: {e}").into()),
-            Err(_) => Err(format!("{url}: no answer within {FETCH_TIMEOUT:?}").into()),
+        let (result, failure) = match tokio::time::timeout(FETCH_TIMEOUT, fetch).await {
+            Ok(result) => (
+                result.map_err(|e| format!("{url}: {e}").into()),
+                "unanswered",
+            ),
+            Err(_) => (
+                Err(format!("{url}: no answer within {FETCH_TIMEOUT:?}").into()),
+                "timeout",
+            ),
+        };
+        if let Some(span) = span {
+            span.finish(answered.ok_or(failure));
         }
+        result
     }
 }

@@ -14,12 +14,14 @@ mod auth;
 mod connections;
 mod database;
 mod parse;
+mod telemetry;
 mod tls;
 
 pub use auth::{AuthMode, OidcSettings};
 pub use connections::Connections;
 pub use database::DatabaseUrl;
 use parse::{Parser, int_in, parse_bool, parse_origins};
+pub use telemetry::{Telemetry, TraceSampler};
 pub use tls::{DbTls, Roots, SslMode};
 
 /// Which environment the process runs in; picks logging and migration defaults.
@@ -95,6 +97,8 @@ pub struct Settings {
     /// `AUTH_MODE` (default `none` in dev, required in prod) and the
     /// `OIDC_*` settings it needs.
     pub auth: AuthMode,
+    /// `OTEL_*` and `METRICS_ADDR`: traces and metrics ([`Telemetry`]).
+    pub telemetry: Telemetry,
 }
 
 impl fmt::Debug for Settings {
@@ -120,6 +124,7 @@ impl fmt::Debug for Settings {
             .field("log_filter", &self.log_filter)
             .field("migrate_on_start", &self.migrate_on_start)
             .field("auth", &self.auth)
+            .field("telemetry", &self.telemetry)
             .finish()
     }
 }
@@ -254,6 +259,7 @@ impl Settings {
         };
         let migrate_on_start = p.parse("MIGRATE_ON_START", app_env == AppEnv::Dev, parse_bool);
         let auth = auth::parse(&mut p, app_env);
+        let telemetry = Telemetry::parse(&mut p);
 
         match (p.errors.is_empty(), database) {
             (true, Some(database)) => Ok(Self {
@@ -277,6 +283,7 @@ impl Settings {
                 log_filter,
                 migrate_on_start,
                 auth,
+                telemetry,
             }),
             _ => Err(SettingsError(p.errors)),
         }

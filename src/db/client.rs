@@ -23,6 +23,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Error, Row};
 
+use crate::telemetry::otel;
+
 /// A statement parameter with its PostgreSQL type (needed to send it
 /// unnamed, and used to prepare it when cached).
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
@@ -53,7 +55,7 @@ impl Db {
 
     /// The rows `sql` returns.
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, Error> {
-        self.settle(async {
+        self.settle(sql, async {
             let client = self.client();
             if self.statement_cache {
                 let statement = client.prepare_typed_cached(sql, &types(params)).await?;
@@ -67,7 +69,7 @@ impl Db {
 
     /// The one row `sql` returns (an error if it returns none or more).
     pub async fn query_one(&self, sql: &str, params: &[Param<'_>]) -> Result<Row, Error> {
-        self.settle(async {
+        self.settle(sql, async {
             let client = self.client();
             if self.statement_cache {
                 let statement = client.prepare_typed_cached(sql, &types(params)).await?;
@@ -81,7 +83,7 @@ impl Db {
 
     /// The row `sql` returns, if any (an error if more than one).
     pub async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, Error> {
-        self.settle(async {
+        self.settle(sql, async {
             let client = self.client();
             if self.statement_cache {
                 let statement = client.prepare_typed_cached(sql, &types(params)).await?;
@@ -95,7 +97,7 @@ impl Db {
 
     /// Runs `sql`; returns how many rows it changed.
     pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
-        self.settle(async {
+        self.settle(sql, async {
             let client = self.client();
             if self.statement_cache {
                 let statement = client.prepare_typed_cached(sql, &types(params)).await?;
@@ -112,15 +114,25 @@ impl Db {
 
     /// One empty round trip (a simple query: nothing named), for readiness.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.settle(async { self.client().simple_query("").await.map(drop) })
+        self.settle("", async { self.client().simple_query("").await.map(drop) })
             .await
     }
 
-    /// Runs `query`, marking the connection unsettled until it finishes with
-    /// an answer that leaves the session usable.
-    async fn settle<T>(&self, query: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    /// Runs `query` (the text `sql`, empty for a ping), marking the
+    /// connection unsettled until it finishes with an answer that leaves the
+    /// session usable; inside a traced request, in a span of its own.
+    async fn settle<T>(
+        &self,
+        sql: &str,
+        query: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let mut span = otel::spans::statement(if sql.is_empty() { "PING" } else { sql });
         self.settled.store(false, Ordering::Release);
         let result = query.await;
+        if let (Some(span), Err(e)) = (&mut span, &result) {
+            span.fail(e.code().map_or("unfinished", SqlState::code).to_owned());
+        }
+        drop(span);
         let settled = match &result {
             Ok(_) => true,
             // The server answered and is ready for the next statement,

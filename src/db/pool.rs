@@ -41,7 +41,16 @@ impl Pool {
     /// A connection for one request's queries, discarded rather than reused
     /// if a query of it did not finish (see [`Db`]).
     pub async fn db(&self) -> Result<Db, PoolError> {
-        Ok(Db::new(self.inner.get().await?, self.statement_cache))
+        let mut span = crate::telemetry::otel::spans::pool_wait();
+        let object = self.inner.get().await;
+        if let (Some(span), Err(e)) = (&mut span, &object) {
+            span.fail(match e {
+                PoolError::Timeout(_) => "timeout",
+                _ => "unavailable",
+            });
+        }
+        drop(span);
+        Ok(Db::new(object?, self.statement_cache))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The JSON log line: one object per event with `timestamp`, `level`,
-//! `target`, `message`, the event's fields, and the `request_id` of the
-//! innermost enclosing span that has one.
+//! `target`, `message`, the event's fields, the `request_id` of the
+//! innermost enclosing span that has one, and inside a traced request its
+//! `trace_id` and `span_id` (so a log line leads to its trace).
 //!
 //! Our own small layer rather than tracing-subscriber's, so `request_id` is
 //! a top-level member of every line written inside a request (not nested in
@@ -71,6 +72,7 @@ where
                 }
             }
         }
+        super::otel::spans::write_current_ids(&mut line);
         line.push_str("}\n");
         let _ = self.make_writer.make_writer().write_all(line.as_bytes());
     }

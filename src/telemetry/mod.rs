@@ -18,6 +18,7 @@ use crate::config::LogFormat;
 
 pub mod batch;
 pub mod json;
+pub mod otel;
 
 pub use json::JsonLayer;
 
