@@ -37,6 +37,7 @@ mod migration_runner;
 mod migrations;
 mod oidc_node;
 mod openapi;
+mod openapi_cli;
 mod pgbouncer;
 mod problem_caps;
 mod protocol;
