@@ -35,6 +35,8 @@ const client = (id, alg) => ({
 
 const provider = new Provider(issuer, {
   jwks: { keys },
+  // Swagger UI on a local port (the API's /docs) may call the token endpoint.
+  clientBasedCORS: (_ctx, origin) => /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(origin),
   clients: [client('backend-cli', 'RS256'), client('backend-cli-es256', 'ES256')],
   features: {
     devInteractions: { enabled: false },
