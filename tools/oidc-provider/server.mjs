@@ -3,16 +3,18 @@
 // its clients and secrets are public, its keys live in memory.
 //
 // Env: PORT (required), AUDIENCE (default urn:backend:api), KID_PREFIX
-// (default "dev"). Keys are generated at start, with stable kids
-// `<KID_PREFIX>-rs256` and `<KID_PREFIX>-es256`: restarting with another
-// prefix is a key rotation. Prints `ready <issuer>` once listening; exits 3
-// when the port is taken (the caller picks another).
+// (default: "dev-" and the start time, so each start has new kids). Keys
+// are generated at start, with kids `<KID_PREFIX>-rs256` and
+// `<KID_PREFIX>-es256`: restarting with another prefix is a key rotation
+// (the same kid with a new key would not be refetched). Prints
+// `ready <issuer>` once listening; exits 3 when the port is taken (the
+// caller picks another).
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT);
 const audience = process.env.AUDIENCE || 'urn:backend:api';
-const prefix = process.env.KID_PREFIX || 'dev';
+const prefix = process.env.KID_PREFIX || `dev-${Date.now().toString(36)}`;
 const issuer = `http://127.0.0.1:${port}`;
 const scope = 'users:read users:write webhooks:read webhooks:write';
 
