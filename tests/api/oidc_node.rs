@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::common::client;
@@ -79,7 +79,8 @@ impl NodeProvider {
             .env("AUDIENCE", AUDIENCE)
             .env("KID_PREFIX", kid_prefix)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // A few warning lines at start (Node 20), read only on failure.
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("node starts");
@@ -92,7 +93,14 @@ impl NodeProvider {
                 Some(Self { addr, child })
             }
             Ok(Ok(None)) if child.wait().await.ok()?.code() == Some(3) => None,
-            other => panic!("the OpenID Provider did not start: {other:?}"),
+            other => {
+                let _ = child.start_kill();
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = pipe.read_to_string(&mut stderr).await;
+                }
+                panic!("the OpenID Provider did not start ({other:?}): {stderr}")
+            }
         }
     }
 
