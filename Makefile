@@ -28,9 +28,15 @@ install: ## fetch dependencies and check the toolchain and PostgreSQL
 	@if [ -z "$${DATABASE_URL:-}" ] && ! scripts/pg.sh bindir >/dev/null 2>&1; then \
 		echo "note: no PostgreSQL server binaries found; set DATABASE_URL to an existing server"; fi
 	@scripts/install-test-tools.sh
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tools/oidc-provider --no-audit --no-fund --loglevel=error; \
+	else echo "note: no Node.js/npm found; the OpenID Provider tests (tools/oidc-provider) are skipped"; fi
 
 run: ## serve the API on 127.0.0.1:8000 (starts a private PostgreSQL if DATABASE_URL is unset)
 	scripts/with-dev-db.sh $(CARGO) run --locked -- serve
+
+run-auth: ## serve with AUTH_MODE=oidc against the local test OpenID Provider (tools/oidc-provider; Node.js), printing how to get a token
+	CARGO=$(CARGO) scripts/run-auth.sh
 
 dev: ## serve with live reload: rebuild and restart on every change under src/ or sql/
 	scripts/with-dev-db.sh scripts/watch.sh --locked -- serve

@@ -5,10 +5,10 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use backend::config::{Settings, port_from_env};
+use backend::config::{self, DatabaseUrl, Settings, port_from_env};
 use backend::db::migrate::{self, MIGRATIONS};
 use backend::state::AppState;
-use backend::{app, server, telemetry};
+use backend::{app, openapi, server, telemetry};
 
 /// mimalloc everywhere: musl's allocator serialises threads, and glibc's
 /// showed as ~10% of the server's CPU in profiles under load.
@@ -25,7 +25,7 @@ Usage:
   backend migrate status list migrations: applied, pending, drifted, unknown
   backend seed [N]       create N demo users with realistic names (default 100)
   backend healthcheck    exit 0 if the server on 127.0.0.1:$PORT answers /healthz
-  backend openapi        print the OpenAPI document (JSON) and exit
+  backend openapi        print the OpenAPI document (JSON, with the AUTH_MODE security) and exit
   backend --help         show this help
   backend --version      show the version
 
@@ -39,15 +39,7 @@ fn main() -> ExitCode {
     match args.as_slice() {
         [] | ["serve"] => serve(),
         ["healthcheck"] => healthcheck(),
-        ["openapi"] => {
-            // A closed pipe (`| head`) is not an error worth a panic.
-            let _ = writeln!(
-                std::io::stdout(),
-                "{:#}",
-                backend::openapi::document(app::RESOURCES)
-            );
-            ExitCode::SUCCESS
-        }
+        ["openapi"] => openapi(),
         ["migrate", action @ ("up" | "down" | "status")] => migrate(action),
         ["seed"] => seed("100"),
         ["seed", count] => seed(count),
@@ -64,6 +56,32 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints the document the server would serve: with the security of
+/// `AUTH_MODE` and `OIDC_*` when set, and without needing `DATABASE_URL`.
+fn openapi() -> ExitCode {
+    let auth = match config::auth_from_env() {
+        Ok(auth) => auth,
+        Err(e) => {
+            eprintln!("backend: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The route table (which names each route's scope) is built on a state
+    // whose pool never connects and whose auth is off: nothing is fetched.
+    let placeholder = DatabaseUrl::from_config(tokio_postgres::Config::new());
+    let state = match AppState::new(Settings::for_database(placeholder)) {
+        Ok(state) => state,
+        Err(e) => {
+            eprintln!("backend: cannot build the route table: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let document = openapi::secured_document(app::RESOURCES, &app::routes(&state), &auth);
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout(), "{document:#}");
+    ExitCode::SUCCESS
 }
 
 /// Loads settings or explains every problem at once (exit code 2).

@@ -63,6 +63,19 @@ impl Verifier {
         authorization: Option<&HeaderValue>,
     ) -> Result<Arc<Claims>, AppError> {
         let token = bearer(authorization)?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let leeway = self.settings.leeway_seconds;
+        let hash = cache::hash(token);
+        // A token verified before passed every check below: the cache is
+        // asked first, so a client reusing its token pays a hash and a lookup.
+        let current = self.store.current();
+        if let Some(claims) = current
+            .as_ref()
+            .and_then(|keys| keys.cache.get(&hash, now.saturating_sub(leeway)))
+        {
+            return Ok(claims);
+        }
+        compact(token)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
         if let Some(typ) = &header.typ {
             let typ = typ.to_ascii_lowercase();
@@ -75,18 +88,12 @@ impl Verifier {
         if !ALGORITHMS.contains(&header.alg) {
             return Err(invalid("algorithm not allowed"));
         }
-        let Some(mut keys) = self.store.current() else {
+        let Some(mut keys) = current else {
             return Err(AppError::Unavailable(crate::error::Unavailable {
                 reason: "the identity provider's keys are not loaded yet; retry shortly",
                 source: None,
             }));
         };
-        let now = jsonwebtoken::get_current_timestamp();
-        let leeway = self.settings.leeway_seconds;
-        let hash = cache::hash(token);
-        if let Some(claims) = keys.cache.get(&hash, now.saturating_sub(leeway)) {
-            return Ok(claims);
-        }
         if matches!(keys.find(kid, header.alg), Lookup::UnknownKid) {
             self.store.refetch_for_unknown_kid().await;
             if let Some(fresh) = self.store.current() {
@@ -114,7 +121,7 @@ impl Verifier {
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme in any
-/// case), bounded and in compact form.
+/// case), non-empty and bounded; [`compact`] checks its form.
 fn bearer(authorization: Option<&HeaderValue>) -> Result<&str, AppError> {
     let missing = AppError::Unauthorized(Challenge::Missing);
     let value = authorization.ok_or(missing)?;
@@ -132,14 +139,20 @@ fn bearer(authorization: Option<&HeaderValue>) -> Result<&str, AppError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(invalid("token too large"));
     }
+    Ok(token)
+}
+
+/// Whether `token` is a JWS in compact form: three base64url parts.
+fn compact(token: &str) -> Result<(), AppError> {
     let compact = token.split('.').count() == 3
         && token
             .bytes()
             .all(|b| b == b'.' || b == b'-' || b == b'_' || b.is_ascii_alphanumeric());
-    if !compact {
-        return Err(invalid("not a compact JWS"));
+    if compact {
+        Ok(())
+    } else {
+        Err(invalid("not a compact JWS"))
     }
-    Ok(token)
 }
 
 /// A fixed phrase for why `jsonwebtoken` refused a token.

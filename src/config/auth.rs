@@ -1,8 +1,8 @@
 //! `AUTH_MODE` and the `OIDC_*` settings: whether bearer tokens are required,
 //! and from which OpenID Provider.
 
-use super::AppEnv;
 use super::parse::{Parser, int_in};
+use super::{AppEnv, SettingsError};
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +84,32 @@ pub(super) fn parse(p: &mut Parser<'_>, app_env: AppEnv) -> AuthMode {
         jwks_url,
         leeway_seconds,
     })
+}
+
+/// Reads only `APP_ENV` and the authentication settings from the
+/// environment (and `.env`), for `backend openapi`: the document it prints
+/// declares the security the server would, without a database URL.
+pub fn auth_from_env() -> Result<AuthMode, SettingsError> {
+    let _ = dotenvy::dotenv();
+    auth_from_lookup(&|name: &str| std::env::var(name).ok())
+}
+
+fn auth_from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<AuthMode, SettingsError> {
+    let mut p = Parser {
+        lookup,
+        errors: Vec::new(),
+    };
+    let app_env = p.parse("APP_ENV", AppEnv::Dev, |v| match v {
+        "dev" => Ok(AppEnv::Dev),
+        "prod" => Ok(AppEnv::Prod),
+        _ => Err("must be `dev` or `prod`".into()),
+    });
+    let auth = parse(&mut p, app_env);
+    if p.errors.is_empty() {
+        Ok(auth)
+    } else {
+        Err(SettingsError(p.errors))
+    }
 }
 
 fn is_set(p: &Parser<'_>, variable: &str) -> bool {
@@ -189,6 +215,27 @@ mod tests {
         };
         assert_eq!(oidc.jwks_url.as_deref(), Some("http://keycloak:8080/certs"));
         assert_eq!(oidc.leeway_seconds, 0);
+    }
+
+    #[test]
+    fn the_auth_settings_alone_need_no_database_url() {
+        let vars = [
+            ("AUTH_MODE", "oidc"),
+            ("OIDC_ISSUER", "https://id.example.com"),
+            ("OIDC_AUDIENCE", "backend"),
+        ];
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let AuthMode::Oidc(oidc) = super::auth_from_lookup(&lookup).unwrap() else {
+            panic!("oidc expected")
+        };
+        assert_eq!(oidc.issuer, "https://id.example.com");
+        let err = super::auth_from_lookup(&|name| (name == "APP_ENV").then(|| "prod".into()))
+            .unwrap_err();
+        assert_eq!(variables(&err), ["AUTH_MODE"], "{err}");
     }
 
     #[test]

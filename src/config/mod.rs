@@ -17,7 +17,7 @@ mod parse;
 mod telemetry;
 mod tls;
 
-pub use auth::{AuthMode, OidcSettings};
+pub use auth::{AuthMode, OidcSettings, auth_from_env};
 pub use connections::Connections;
 pub use database::DatabaseUrl;
 use parse::{Parser, int_in, parse_bool, parse_origins};

@@ -116,15 +116,22 @@ fn render_value(document: &Value) -> Bytes {
     }
 }
 
-/// Adds `/api/v1/openapi.json` and `/docs` to `table`; the document of
-/// `resources` (with the security `auth` asks for, from each route's
-/// access) is rendered once, here.
-pub fn routes(table: RouteTable, resources: &[Resource], auth: &AuthMode) -> RouteTable {
+/// The document of `resources` with the security `auth` asks for, read
+/// from each route's access in `table`: what `/api/v1/openapi.json` serves
+/// and `backend openapi` prints.
+pub fn secured_document(resources: &[Resource], table: &RouteTable, auth: &AuthMode) -> Value {
     let mut document = document(resources);
     if let AuthMode::Oidc(oidc) = auth {
         security::apply(&mut document, &table.accesses(), oidc);
     }
-    let document = render_value(&document);
+    document
+}
+
+/// Adds `/api/v1/openapi.json`, `/docs` and the page's files to `table`;
+/// the document of `resources` (with the security `auth` asks for, from
+/// each route's access) is rendered once, here.
+pub fn routes(table: RouteTable, resources: &[Resource], auth: &AuthMode) -> RouteTable {
+    let document = render_value(&secured_document(resources, &table, auth));
     let provider = match auth {
         AuthMode::Oidc(oidc) => docs::origin(&oidc.issuer).map(str::to_owned),
         AuthMode::None => None,

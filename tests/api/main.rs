@@ -10,6 +10,7 @@ mod common;
 
 mod auth_keys;
 mod auth_logs;
+mod auth_oidc_provider;
 mod auth_provider;
 mod auth_routes;
 mod auth_signer;
@@ -34,7 +35,9 @@ mod logging;
 mod migrate_locks;
 mod migration_runner;
 mod migrations;
+mod oidc_node;
 mod openapi;
+mod openapi_cli;
 mod pgbouncer;
 mod problem_caps;
 mod protocol;
