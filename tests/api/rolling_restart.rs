@@ -269,6 +269,32 @@ async fn a_rolling_restart_behind_haproxy_fails_no_request_and_loses_no_row() {
     for (index, slot) in replicas.iter_mut().enumerate() {
         let (process, _) = slot;
         process.terminate();
+        let signalled = Instant::now();
+        // How long the balancer takes to stop routing to it: the figure
+        // SHUTDOWN_DELAY_MS must exceed (it is 1000 here).
+        let out_of_rotation = loop {
+            let stat = balancer.admin("show stat").await;
+            let down = stat
+                .lines()
+                .filter(|l| l.starts_with(&format!("replicas,replica{},", index + 1)))
+                .any(|l| l.split(',').nth(17).is_some_and(|s| s.starts_with("DOWN")));
+            if down {
+                break signalled.elapsed();
+            }
+            assert!(
+                signalled.elapsed() < Duration::from_secs(5),
+                "never taken out of rotation"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert!(
+            out_of_rotation < Duration::from_millis(1000),
+            "out of rotation only after {out_of_rotation:?}, past the lame-duck delay"
+        );
+        eprintln!(
+            "replica {}: out of rotation {out_of_rotation:?} after SIGTERM",
+            index + 1
+        );
         let status = process.wait(Duration::from_secs(10)).await;
         assert_eq!(
             status.code(),
