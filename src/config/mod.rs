@@ -13,12 +13,14 @@ use http::HeaderValue;
 mod auth;
 mod connections;
 mod database;
+mod jobs;
 mod parse;
 mod tls;
 
 pub use auth::{AuthMode, OidcSettings};
 pub use connections::Connections;
 pub use database::DatabaseUrl;
+pub use jobs::{Jobs, JobsBroker};
 use parse::{Parser, int_in, parse_bool, parse_origins};
 pub use tls::{DbTls, Roots, SslMode};
 
@@ -95,6 +97,8 @@ pub struct Settings {
     /// `AUTH_MODE` (default `none` in dev, required in prod) and the
     /// `OIDC_*` settings it needs.
     pub auth: AuthMode,
+    /// The background-job and webhook settings ([`Jobs`]).
+    pub jobs: Jobs,
 }
 
 impl fmt::Debug for Settings {
@@ -120,6 +124,7 @@ impl fmt::Debug for Settings {
             .field("log_filter", &self.log_filter)
             .field("migrate_on_start", &self.migrate_on_start)
             .field("auth", &self.auth)
+            .field("jobs", &self.jobs)
             .finish()
     }
 }
@@ -254,6 +259,7 @@ impl Settings {
         };
         let migrate_on_start = p.parse("MIGRATE_ON_START", app_env == AppEnv::Dev, parse_bool);
         let auth = auth::parse(&mut p, app_env);
+        let jobs = jobs::parse(&mut p, app_env);
 
         match (p.errors.is_empty(), database) {
             (true, Some(database)) => Ok(Self {
@@ -277,6 +283,7 @@ impl Settings {
                 log_filter,
                 migrate_on_start,
                 auth,
+                jobs,
             }),
             _ => Err(SettingsError(p.errors)),
         }
