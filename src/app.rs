@@ -22,11 +22,26 @@ use crate::middleware::{
 use crate::resource::Resource;
 use crate::router::{RouteTable, Router};
 use crate::state::AppState;
-use crate::{auth, health, openapi, users};
+use crate::{auth, health, openapi, users, webhooks};
 
 /// Every resource the service serves; the OpenAPI document is assembled from
 /// the same list. Adding a resource is one line here.
-pub const RESOURCES: &[Resource] = &[health::RESOURCE, users::RESOURCE];
+pub const RESOURCES: &[Resource] = &[health::RESOURCE, users::RESOURCE, webhooks::RESOURCE];
+
+/// The job runner of this process, with every job kind the service has
+/// (webhook deliveries); it runs until `stop` turns true.
+pub fn worker(
+    state: &AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<crate::jobs::worker::Worker, BoxError> {
+    let handlers = webhooks::delivery::Delivery::handlers(&state.settings, state.pool.clone())?;
+    Ok(crate::jobs::worker::Worker::start(
+        &state.settings,
+        state.pool.clone(),
+        handlers,
+        stop,
+    )?)
+}
 
 /// The standard route table: every resource, then the OpenAPI document and
 /// its page (which describe them all).
