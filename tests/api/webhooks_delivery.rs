@@ -290,3 +290,49 @@ async fn the_deliveries_log_is_paged_newest_first() {
             .assert_problem(422, "validation_failed");
     }
 }
+
+#[tokio::test]
+async fn the_outbox_and_the_worker_work_with_unnamed_statements() {
+    let app = spawn_app_with(
+        |s| {
+            s.statement_cache = false;
+            s.jobs.retry_base = Duration::from_millis(100);
+        },
+        |t, _| t,
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    let hook = subscribe(&app, &receiver.url(), &["user.created", "user.deleted"]).await;
+    let (_stop, _worker) = start_worker(&app);
+    let user = app.create_user("unnamed@example.com").await;
+    let item = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+    assert_eq!(app.request("DELETE", &item).await.status, 204);
+    receiver.wait_for(2, Duration::from_secs(10)).await;
+    let log = settled(&app, hook["id"].as_str().unwrap(), Duration::from_secs(5)).await;
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|d| d["status"] == "succeeded"));
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_a_private_address_fails_the_attempt_in_prod() {
+    let app = spawn_app_with(
+        |s| {
+            s.jobs.allow_private_networks = false;
+            s.jobs.max_attempts = 1;
+        },
+        |t, _| t,
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    // A name passes the literal check; it is resolved at delivery.
+    let url = format!("http://localhost:{}/hook", receiver.addr.port());
+    let hook = subscribe(&app, &url, &["user.created"]).await;
+    let (_stop, _worker) = start_worker(&app);
+    app.create_user("ssrf@example.com").await;
+    let log = settled(&app, hook["id"].as_str().unwrap(), Duration::from_secs(10)).await;
+    assert_eq!(log[0]["status"], "failed");
+    assert_eq!(log[0]["last_response_status"], Value::Null);
+    let error = log[0]["last_error"].as_str().unwrap();
+    assert!(error.contains("special-purpose"), "{error}");
+    assert!(receiver.received().is_empty(), "nothing was sent");
+}
