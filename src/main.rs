@@ -134,7 +134,7 @@ async fn run_server(settings: Settings, role: Role) -> Result<(), Box<dyn std::e
     // built stops the process here, not after it has accepted traffic.
     let table = match role {
         Role::Server => app::routes(&state),
-        Role::Worker => backend::health::routes(backend::router::RouteTable::new(), &state),
+        Role::Worker => backend::health::worker_routes(backend::router::RouteTable::new(), &state),
     };
     let app = app::app(&state, table);
     let listener = tokio::net::TcpListener::bind(state.settings.bind)

@@ -40,7 +40,8 @@ pub struct Jobs {
     /// `backend serve` runs the job worker too.
     pub in_process: bool,
     /// `WORKER_CONCURRENCY` (default 8, 1 to 1024): jobs one worker runs at
-    /// once. Deliveries mostly wait on the network, so a few per core.
+    /// once. Deliveries mostly wait on the network, so a few per core. The
+    /// worker has its own pool of `2 × WORKER_CONCURRENCY + 1` connections.
     pub concurrency: usize,
     /// `WORKER_LEASE_MS` (default 30000): how long a claim lasts without a
     /// heartbeat; a job whose worker died is run again after it.

@@ -83,6 +83,13 @@ impl Broker {
         }
     }
 
+    /// Closes the broker's connections (the worker has stopped).
+    pub fn close(&self) {
+        match self {
+            Self::Postgres { queue, .. } => queue.close(),
+        }
+    }
+
     /// Gives `id` back unfinished, for another worker to run.
     pub async fn release(&self, id: Uuid) -> Result<(), BoxError> {
         match self {

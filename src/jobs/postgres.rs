@@ -79,6 +79,11 @@ impl PgBroker {
         Ok(self.pool.db().await?)
     }
 
+    /// Closes the pool.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
     /// Claims up to `limit` due jobs.
     pub async fn claim(&self, limit: usize) -> Result<Vec<Job>, crate::error::BoxError> {
         let db = self.db().await?;

@@ -138,6 +138,7 @@ impl Worker {
                 }
             }
         }
+        this.broker.close();
         tracing::info!("worker stopped");
     }
 

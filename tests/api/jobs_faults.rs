@@ -99,6 +99,10 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart() {
     let ready = client::send(probes, "GET", "/readyz", &[], None).await;
     assert_eq!(ready.status, 200, "{:?}", ready.body);
     assert_eq!(
+        ready.json(),
+        json!({"status": "ready", "checks": {"database": "ok", "broker": "ok"}})
+    );
+    assert_eq!(
         client::send(probes, "GET", "/api/v1/users", &[], None)
             .await
             .status,
@@ -166,4 +170,51 @@ async fn four_workers_never_run_one_delivery_at_the_same_time() {
     );
     assert_eq!(receiver.max_in_flight_per_id(), 1);
     drop(workers);
+}
+
+#[tokio::test]
+async fn sigterm_releases_a_running_delivery_within_the_shutdown_timeout() {
+    let app = spawn_app_with(|_| {}, |t, _| t).await;
+    let url = database_url(&app.db);
+    let receiver = Receiver::start().await;
+    receiver.respond(200, Duration::from_secs(60));
+    let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
+    let settings = [
+        ("WORKER_LEASE_MS", "30000"),
+        ("WEBHOOK_TIMEOUT_MS", "30000"),
+        ("SHUTDOWN_TIMEOUT_MS", "1000"),
+    ];
+    let (mut first, _) = worker_process(&env(&url, &settings)).await;
+    app.create_user("sigterm@example.com").await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    let stopping = Instant::now();
+    first.terminate();
+    assert!(first.wait(Duration::from_secs(10)).await.success());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        stopping.elapsed()
+    );
+    let row = app
+        .db_client()
+        .await
+        .query_one("SELECT state, locked_by FROM jobs", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "pending");
+    assert_eq!(
+        row.get::<_, Option<String>>(1),
+        None,
+        "the lease was released"
+    );
+
+    // Released, not abandoned: the next worker runs it at once, long
+    // before the 30 s lease would have expired.
+    receiver.respond(200, Duration::ZERO);
+    let (mut second, _) = worker_process(&env(&url, &settings)).await;
+    receiver.wait_for(2, Duration::from_secs(5)).await;
+    let log = settled(&app, hook["id"].as_str().unwrap(), Duration::from_secs(5)).await;
+    assert_eq!(log[0]["status"], "succeeded");
+    second.terminate();
+    assert!(second.wait(Duration::from_secs(10)).await.success());
 }
