@@ -96,3 +96,69 @@ pub(super) fn parse(p: &mut Parser<'_>, app_env: AppEnv) -> Jobs {
         allow_private_networks: p.parse("WEBHOOK_ALLOW_PRIVATE_NETWORKS", dev, parse_bool),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{Settings, SettingsError};
+
+    fn jobs(vars: &[(&str, &str)]) -> Result<Jobs, SettingsError> {
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        map.insert("DATABASE_URL".into(), "postgres://app@db/backend".into());
+        map.insert("AUTH_MODE".into(), "none".into());
+        Settings::from_lookup(|name| map.get(name).cloned()).map(|s| s.jobs)
+    }
+
+    #[test]
+    fn defaults_follow_the_environment() {
+        let dev = jobs(&[]).unwrap();
+        assert_eq!(dev.broker, JobsBroker::Postgres);
+        assert!(dev.in_process && dev.allow_private_networks);
+        assert_eq!(dev.concurrency, 8);
+        assert_eq!(dev.lease, Duration::from_secs(30));
+        assert_eq!(dev.webhook_timeout, Duration::from_secs(10));
+        assert_eq!(dev.retry_base, Duration::from_secs(5));
+        assert_eq!(dev.max_attempts, 8);
+        let prod = jobs(&[("APP_ENV", "prod")]).unwrap();
+        assert!(!prod.in_process && !prod.allow_private_networks);
+    }
+
+    #[test]
+    fn redis_needs_its_url_and_every_problem_is_reported() {
+        let redis = jobs(&[
+            ("JOBS_BROKER", "redis"),
+            ("REDIS_URL", "redis://cache:6379"),
+        ])
+        .unwrap();
+        assert_eq!(redis.broker.name(), "redis");
+        let errors = jobs(&[
+            ("JOBS_BROKER", "redis"),
+            ("WORKER_CONCURRENCY", "0"),
+            ("WEBHOOK_MAX_ATTEMPTS", "x"),
+            ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "maybe"),
+        ])
+        .unwrap_err();
+        let variables: Vec<&str> = errors.0.iter().map(|e| e.variable).collect();
+        assert_eq!(
+            variables,
+            [
+                "REDIS_URL",
+                "WORKER_CONCURRENCY",
+                "WEBHOOK_MAX_ATTEMPTS",
+                "WEBHOOK_ALLOW_PRIVATE_NETWORKS"
+            ]
+        );
+        let bad_scheme = jobs(&[("JOBS_BROKER", "redis"), ("REDIS_URL", "http://x")]).unwrap_err();
+        assert_eq!(bad_scheme.0[0].variable, "REDIS_URL");
+        assert_eq!(
+            jobs(&[("JOBS_BROKER", "kafka")]).unwrap_err().0[0].variable,
+            "JOBS_BROKER"
+        );
+    }
+}
