@@ -218,3 +218,24 @@ async fn sigterm_releases_a_running_delivery_within_the_shutdown_timeout() {
     second.terminate();
     assert!(second.wait(Duration::from_secs(10)).await.success());
 }
+
+#[tokio::test]
+async fn serve_alone_delivers_in_dev() {
+    let db = fresh_database().await;
+    let url = database_url(&db);
+    let receiver = Receiver::start().await;
+    // Dev defaults: migrations on start, the worker in the process.
+    let (mut api, addr) = Process::serve(&[("DATABASE_URL", &url)]).await;
+    post(
+        addr,
+        "/api/v1/webhooks",
+        &json!({"url": receiver.url(), "events": ["user.created"]}),
+    )
+    .await;
+    let user = post(addr, "/api/v1/users", &json!({"email": "dev@example.com"})).await;
+    let requests = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["data"], user);
+    api.terminate();
+    assert!(api.wait(Duration::from_secs(15)).await.success());
+}
