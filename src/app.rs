@@ -23,11 +23,32 @@ use crate::resource::Resource;
 use crate::router::{RouteTable, Router};
 use crate::state::AppState;
 use crate::telemetry::otel::server::ServerSpanLayer;
-use crate::{auth, health, openapi, users};
+use crate::{auth, health, openapi, users, webhooks};
 
 /// Every resource the service serves; the OpenAPI document is assembled from
 /// the same list. Adding a resource is one line here.
-pub const RESOURCES: &[Resource] = &[health::RESOURCE, users::RESOURCE];
+pub const RESOURCES: &[Resource] = &[health::RESOURCE, users::RESOURCE, webhooks::RESOURCE];
+
+/// The job runner of this process, with every job kind the service has
+/// (webhook deliveries); it runs until `stop` turns true.
+///
+/// It has a pool of its own, `2 × WORKER_CONCURRENCY + 1` connections (a
+/// running job may use two at once: its own and its heartbeat's; one more
+/// for claiming): jobs never take connections from requests, and the
+/// worker can still record or release its jobs while the server's pool is
+/// being closed.
+pub fn worker(
+    state: &AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<crate::jobs::worker::Worker, BoxError> {
+    let mut settings = state.settings.clone();
+    settings.pool_size = settings.jobs.concurrency * 2 + 1;
+    let pool = crate::db::build_pool(&settings)?;
+    let handlers = webhooks::delivery::Delivery::handlers(&settings, pool.clone())?;
+    Ok(crate::jobs::worker::Worker::start(
+        &settings, pool, handlers, stop,
+    )?)
+}
 
 /// The standard route table: every resource, then the OpenAPI document and
 /// its page (which describe them all).

@@ -37,6 +37,17 @@ pub const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Adds `/healthz` and `/readyz` to `table`.
 pub fn routes(table: RouteTable, state: &AppState) -> RouteTable {
+    probes(table, state, false)
+}
+
+/// The probes of `backend worker`: `/readyz` also reports the job broker
+/// (`checks.broker`; with `JOBS_BROKER=postgres` the broker is the
+/// database, so it is the same round trip).
+pub fn worker_routes(table: RouteTable, state: &AppState) -> RouteTable {
+    probes(table, state, true)
+}
+
+fn probes(table: RouteTable, state: &AppState, broker: bool) -> RouteTable {
     let ready_state = state.clone();
     table
         .route("/healthz", Method::GET, Access::Open, service_fn(healthz))
@@ -44,7 +55,7 @@ pub fn routes(table: RouteTable, state: &AppState) -> RouteTable {
             "/readyz",
             Method::GET,
             Access::Open,
-            service_fn(move |req| readyz(ready_state.clone(), req)),
+            service_fn(move |req| readyz(ready_state.clone(), broker, req)),
         )
 }
 
@@ -68,15 +79,18 @@ struct Checks {
     database: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     server: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broker: Option<&'static str>,
 }
 
-async fn readyz(state: AppState, _req: Request) -> Result<Response, AppError> {
+async fn readyz(state: AppState, broker: bool, _req: Request) -> Result<Response, AppError> {
     if state.is_shutting_down() {
         let body = Readiness {
             status: "unavailable",
             checks: Checks {
                 database: "skipped",
                 server: Some("shutting_down"),
+                broker: broker.then_some("skipped"),
             },
         };
         return json(StatusCode::SERVICE_UNAVAILABLE, &body);
@@ -92,6 +106,7 @@ async fn readyz(state: AppState, _req: Request) -> Result<Response, AppError> {
         checks: Checks {
             database,
             server: None,
+            broker: broker.then_some(database),
         },
     };
     json(code, &body)
@@ -174,7 +189,8 @@ fn describe(doc: &mut Document) {
                     "additionalProperties": false,
                     "properties": {
                         "database": {"enum": ["ok", "timeout", "unreachable", "skipped"]},
-                        "server": {"const": "shutting_down"}
+                        "server": {"const": "shutting_down"},
+                        "broker": {"enum": ["ok", "timeout", "unreachable", "skipped"], "description": "Only on `backend worker`: the job broker (with JOBS_BROKER=postgres, the database)."}
                     }
                 }
             }

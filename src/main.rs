@@ -19,7 +19,8 @@ const USAGE: &str = "\
 backend — a REST API for users over PostgreSQL
 
 Usage:
-  backend [serve]        serve the API (the default)
+  backend [serve]        serve the API (the default; with WORKER_IN_PROCESS=true, run jobs too)
+  backend worker         run background jobs (webhook deliveries); serves /healthz and /readyz
   backend migrate up     apply every pending migration
   backend migrate down   revert the most recently applied migration
   backend migrate status list migrations: applied, pending, drifted, unknown
@@ -37,7 +38,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
-        [] | ["serve"] => serve(),
+        [] | ["serve"] => serve(Role::Server),
+        ["worker"] => serve(Role::Worker),
         ["healthcheck"] => healthcheck(),
         ["openapi"] => openapi(),
         ["migrate", action @ ("up" | "down" | "status")] => migrate(action),
@@ -105,7 +107,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 /// How long the exit may wait for telemetry to be exported.
 const OTEL_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
-fn serve() -> ExitCode {
+/// What a serving process does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// `backend serve`: the API (and the jobs, with `WORKER_IN_PROCESS`).
+    Server,
+    /// `backend worker`: the jobs, and only the probes over HTTP.
+    Worker,
+}
+
+fn serve(role: Role) -> ExitCode {
     let settings = match load_settings() {
         Ok(s) => s,
         Err(code) => return code,
@@ -115,7 +126,7 @@ fn serve() -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    match runtime.block_on(run_server(settings)) {
+    match runtime.block_on(run_server(settings, role)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");
@@ -124,7 +135,7 @@ fn serve() -> ExitCode {
     }
 }
 
-async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+async fn run_server(settings: Settings, role: Role) -> Result<(), Box<dyn std::error::Error>> {
     let otel =
         telemetry::otel::start(&settings.telemetry).map_err(|e| format!("telemetry: {e}"))?;
     let state = AppState::new(settings)?;
@@ -137,6 +148,15 @@ async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>
         tracing::info!(address = %metrics.local_addr()?, "serving /metrics");
         tokio::spawn(telemetry::otel::prometheus::serve(metrics, reader));
     }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = if role == Role::Worker || state.settings.jobs.in_process {
+        Some(
+            app::worker(&state, stopped.clone())
+                .map_err(|e| format!("cannot start the worker: {e}"))?,
+        )
+    } else {
+        None
+    };
     if let Err(e) = backend::db::prepare(&state.settings).await {
         if !e.is_unreachable() {
             return Err(format!("migrations failed: {e}").into());
@@ -147,7 +167,11 @@ async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>
     }
     // Built before listening: a route table or document that cannot be
     // built stops the process here, not after it has accepted traffic.
-    let app = app::app(&state, app::routes(&state));
+    let table = match role {
+        Role::Server => app::routes(&state),
+        Role::Worker => backend::health::worker_routes(backend::router::RouteTable::new(), &state),
+    };
+    let app = app::app(&state, table);
     let listener = tokio::net::TcpListener::bind(state.settings.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", state.settings.bind))?;
@@ -158,7 +182,15 @@ async fn run_server(settings: Settings) -> Result<(), Box<dyn std::error::Error>
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-    server::serve_app(listener, state, app, server::shutdown_signal()).await?;
+    let worker = worker.map(|w| tokio::spawn(w.run(stopped)));
+    let signal = async move {
+        server::shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    server::serve_app(listener, state, app, signal).await?;
+    if let Some(worker) = worker {
+        worker.await?;
+    }
     // The last batch of spans and the metrics, bounded so the process still
     // ends within Docker's grace period (SHUTDOWN_TIMEOUT_MS is below it).
     let flush = tokio::task::spawn_blocking(move || otel.shutdown(OTEL_FLUSH_TIMEOUT));

@@ -13,6 +13,7 @@ use http::HeaderValue;
 mod auth;
 mod connections;
 mod database;
+mod jobs;
 mod parse;
 mod telemetry;
 mod tls;
@@ -20,6 +21,7 @@ mod tls;
 pub use auth::{AuthMode, OidcSettings, auth_from_env};
 pub use connections::Connections;
 pub use database::DatabaseUrl;
+pub use jobs::{Jobs, JobsBroker};
 use parse::{Parser, int_in, parse_bool, parse_origins};
 pub use telemetry::{Telemetry, TraceSampler};
 pub use tls::{DbTls, Roots, SslMode};
@@ -99,6 +101,8 @@ pub struct Settings {
     pub auth: AuthMode,
     /// `OTEL_*` and `METRICS_ADDR`: traces and metrics ([`Telemetry`]).
     pub telemetry: Telemetry,
+    /// The background-job and webhook settings ([`Jobs`]).
+    pub jobs: Jobs,
 }
 
 impl fmt::Debug for Settings {
@@ -125,6 +129,7 @@ impl fmt::Debug for Settings {
             .field("migrate_on_start", &self.migrate_on_start)
             .field("auth", &self.auth)
             .field("telemetry", &self.telemetry)
+            .field("jobs", &self.jobs)
             .finish()
     }
 }
@@ -260,6 +265,7 @@ impl Settings {
         let migrate_on_start = p.parse("MIGRATE_ON_START", app_env == AppEnv::Dev, parse_bool);
         let auth = auth::parse(&mut p, app_env);
         let telemetry = Telemetry::parse(&mut p);
+        let jobs = jobs::parse(&mut p, app_env);
 
         match (p.errors.is_empty(), database) {
             (true, Some(database)) => Ok(Self {
@@ -284,6 +290,7 @@ impl Settings {
                 migrate_on_start,
                 auth,
                 telemetry,
+                jobs,
             }),
             _ => Err(SettingsError(p.errors)),
         }

@@ -103,13 +103,30 @@ impl Db {
                 let statement = client.prepare_typed_cached(sql, &types(params)).await?;
                 client.execute(&statement, &values(params)).await
             } else {
-                let typed = params.iter().map(|(v, t)| (*v, t.clone()));
-                let mut rows = pin!(client.query_typed_raw(sql, typed).await?);
-                while rows.try_next().await?.is_some() {}
-                Ok(rows.rows_affected().unwrap_or(0))
+                execute_unnamed(client, sql, params).await
             }
         })
         .await
+    }
+
+    /// Runs `sql` unnamed whatever the cache mode: parse, bind and execute
+    /// leave in one write, so a statement sent after it (a pipelined
+    /// `COMMIT`) can never overtake it, as it could a first-time prepare.
+    pub async fn execute_unnamed(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
+        self.settle(sql, execute_unnamed(self.client(), sql, params))
+            .await
+    }
+
+    /// Runs `sql` as a simple query (no statement is named or cached, so it
+    /// is safe behind a transaction-mode pooler): `BEGIN`, `COMMIT` …
+    pub(super) async fn batch(&self, sql: &str) -> Result<(), Error> {
+        self.settle(sql, self.client().batch_execute(sql)).await
+    }
+
+    /// Marks the connection as not reusable: it is closed when this [`Db`]
+    /// drops (e.g. a transaction left open).
+    pub(super) fn discard_on_drop(&self) {
+        self.settled.store(false, Ordering::Release);
     }
 
     /// One empty round trip (a simple query: nothing named), for readiness.
@@ -157,6 +174,17 @@ impl Drop for Db {
             tracing::debug!("database connection discarded: its last statement did not finish");
         }
     }
+}
+
+async fn execute_unnamed(
+    client: &deadpool_postgres::Client,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<u64, Error> {
+    let typed = params.iter().map(|(v, t)| (*v, t.clone()));
+    let mut rows = pin!(client.query_typed_raw(sql, typed).await?);
+    while rows.try_next().await?.is_some() {}
+    Ok(rows.rows_affected().unwrap_or(0))
 }
 
 fn types(params: &[Param<'_>]) -> Vec<Type> {

@@ -7,9 +7,11 @@ pub mod migrate;
 pub mod pool;
 pub mod session;
 pub mod tls;
+pub mod transaction;
 
 pub use client::{Db, Param};
 pub use pool::{Pool, build_pool};
+pub use transaction::Transaction;
 
 use crate::config::Settings;
 

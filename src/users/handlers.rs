@@ -13,13 +13,19 @@ use crate::http::cursor::Page;
 use crate::http::path::uuid_param;
 use crate::http::response::{created, empty, json};
 use crate::http::{Request, Response};
+use crate::middleware::request_id::RequestId;
 use crate::router::expand;
 use crate::state::AppState;
+
+/// The request's id, which the events it causes carry to their receivers.
+fn request_id(req: &Request) -> Option<&str> {
+    req.extensions().get::<RequestId>().map(RequestId::as_str)
+}
 
 /// `POST /api/v1/users`: 201 with the user and its `Location`.
 pub async fn create(state: AppState, req: Request) -> Result<Response, AppError> {
     let new_user = NewUser::parse(json_object(&req)?)?;
-    let user = service::create(&state.pool, new_user).await?;
+    let user = service::create(&state.pool, new_user, request_id(&req)).await?;
     let location = expand(ITEM, &[&user.id.to_string()]);
     created(&location, &user)
 }
@@ -42,13 +48,13 @@ pub async fn get(state: AppState, req: Request) -> Result<Response, AppError> {
 pub async fn update(state: AppState, req: Request) -> Result<Response, AppError> {
     let id = uuid_param(&req, "id")?;
     let patch = UserPatch::parse(json_object(&req)?)?;
-    let user = service::update(&state.pool, id, patch).await?;
+    let user = service::update(&state.pool, id, patch, request_id(&req)).await?;
     json(StatusCode::OK, &user)
 }
 
 /// `DELETE /api/v1/users/{id}`: 204.
 pub async fn delete(state: AppState, req: Request) -> Result<Response, AppError> {
     let id = uuid_param(&req, "id")?;
-    service::delete(&state.pool, id).await?;
+    service::delete(&state.pool, id, request_id(&req)).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

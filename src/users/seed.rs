@@ -85,7 +85,7 @@ pub async fn seed(pool: &Pool, count: usize) -> Result<Seeded, AppError> {
         skipped: 0,
     };
     for n in 0..count {
-        match service::create(pool, user(&run, n)).await {
+        match service::create(pool, user(&run, n), None).await {
             Ok(_) => seeded.created += 1,
             Err(AppError::Conflict(_)) => seeded.skipped += 1,
             Err(other) => return Err(other),

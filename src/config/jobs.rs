@@ -1,0 +1,164 @@
+//! The background-job settings: which broker carries jobs, how the worker
+//! runs them, and how webhook deliveries behave.
+
+use std::time::Duration;
+
+use super::AppEnv;
+use super::parse::{Parser, int_in, parse_bool};
+
+/// Where jobs wait between being enqueued and being run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobsBroker {
+    /// `JOBS_BROKER=postgres` (the default): the database is the queue;
+    /// nothing else to run.
+    Postgres,
+    /// `JOBS_BROKER=redis`: outbox rows are relayed to a Redis stream at
+    /// `REDIS_URL` (required). Accepted here; the worker refuses to start
+    /// with it until the Redis consumer is built.
+    Redis {
+        /// `REDIS_URL`: `redis://` or `rediss://`.
+        url: String,
+    },
+}
+
+impl JobsBroker {
+    /// The broker's name, as `/readyz` and logs say it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Redis { .. } => "redis",
+        }
+    }
+}
+
+/// How jobs are queued and run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jobs {
+    /// `JOBS_BROKER` (default `postgres`) and `REDIS_URL`.
+    pub broker: JobsBroker,
+    /// `WORKER_IN_PROCESS` (default `true` in dev, `false` in prod):
+    /// `backend serve` runs the job worker too.
+    pub in_process: bool,
+    /// `WORKER_CONCURRENCY` (default 8, 1 to 1024): jobs one worker runs at
+    /// once. Deliveries mostly wait on the network, so a few per core. The
+    /// worker has its own pool of `2 × WORKER_CONCURRENCY + 1` connections.
+    pub concurrency: usize,
+    /// `WORKER_LEASE_MS` (default 30000): how long a claim lasts without a
+    /// heartbeat; a job whose worker died is run again after it.
+    pub lease: Duration,
+    /// `WEBHOOK_TIMEOUT_MS` (default 10000): one delivery attempt, connect
+    /// to last body byte.
+    pub webhook_timeout: Duration,
+    /// `WEBHOOK_RETRY_BASE_MS` (default 5000): the first retry's delay; the
+    /// n-th waits this × 2^(n−1), ±25 %.
+    pub retry_base: Duration,
+    /// `WEBHOOK_MAX_ATTEMPTS` (default 8, 1 to 100): attempts in all before
+    /// a delivery is `failed`.
+    pub max_attempts: u32,
+    /// `WEBHOOK_ALLOW_PRIVATE_NETWORKS` (default `true` in dev, `false` in
+    /// prod): allow webhook URLs that reach loopback, private, link-local …
+    /// addresses.
+    pub allow_private_networks: bool,
+}
+
+/// Reads the job settings, recording every problem in `p`.
+pub(super) fn parse(p: &mut Parser<'_>, app_env: AppEnv) -> Jobs {
+    let dev = app_env == AppEnv::Dev;
+    let broker = p.parse("JOBS_BROKER", "postgres".to_owned(), |v| match v {
+        "postgres" | "redis" => Ok(v.to_owned()),
+        _ => Err("must be `postgres` or `redis`".into()),
+    });
+    let redis_url = (p.lookup)("REDIS_URL")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    let broker = match (broker.as_str(), redis_url) {
+        ("redis", Some(url)) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            JobsBroker::Redis { url }
+        }
+        ("redis", Some(_)) => {
+            p.fail("REDIS_URL", "must start with redis:// or rediss://".into());
+            JobsBroker::Postgres
+        }
+        ("redis", None) => {
+            p.fail("REDIS_URL", "is required with JOBS_BROKER=redis".into());
+            JobsBroker::Postgres
+        }
+        _ => JobsBroker::Postgres,
+    };
+    Jobs {
+        broker,
+        in_process: p.parse("WORKER_IN_PROCESS", dev, parse_bool),
+        concurrency: p.parse("WORKER_CONCURRENCY", 8usize, |v| int_in(v, 1, 1024)),
+        lease: p.millis("WORKER_LEASE_MS", 30_000),
+        webhook_timeout: p.millis("WEBHOOK_TIMEOUT_MS", 10_000),
+        retry_base: p.millis("WEBHOOK_RETRY_BASE_MS", 5000),
+        max_attempts: p.parse("WEBHOOK_MAX_ATTEMPTS", 8u32, |v| int_in(v, 1, 100)),
+        allow_private_networks: p.parse("WEBHOOK_ALLOW_PRIVATE_NETWORKS", dev, parse_bool),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{Settings, SettingsError};
+
+    fn jobs(vars: &[(&str, &str)]) -> Result<Jobs, SettingsError> {
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        map.insert("DATABASE_URL".into(), "postgres://app@db/backend".into());
+        map.insert("AUTH_MODE".into(), "none".into());
+        Settings::from_lookup(|name| map.get(name).cloned()).map(|s| s.jobs)
+    }
+
+    #[test]
+    fn defaults_follow_the_environment() {
+        let dev = jobs(&[]).unwrap();
+        assert_eq!(dev.broker, JobsBroker::Postgres);
+        assert!(dev.in_process && dev.allow_private_networks);
+        assert_eq!(dev.concurrency, 8);
+        assert_eq!(dev.lease, Duration::from_secs(30));
+        assert_eq!(dev.webhook_timeout, Duration::from_secs(10));
+        assert_eq!(dev.retry_base, Duration::from_secs(5));
+        assert_eq!(dev.max_attempts, 8);
+        let prod = jobs(&[("APP_ENV", "prod")]).unwrap();
+        assert!(!prod.in_process && !prod.allow_private_networks);
+    }
+
+    #[test]
+    fn redis_needs_its_url_and_every_problem_is_reported() {
+        let redis = jobs(&[
+            ("JOBS_BROKER", "redis"),
+            ("REDIS_URL", "redis://cache:6379"),
+        ])
+        .unwrap();
+        assert_eq!(redis.broker.name(), "redis");
+        let errors = jobs(&[
+            ("JOBS_BROKER", "redis"),
+            ("WORKER_CONCURRENCY", "0"),
+            ("WEBHOOK_MAX_ATTEMPTS", "x"),
+            ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "maybe"),
+        ])
+        .unwrap_err();
+        let variables: Vec<&str> = errors.0.iter().map(|e| e.variable).collect();
+        assert_eq!(
+            variables,
+            [
+                "REDIS_URL",
+                "WORKER_CONCURRENCY",
+                "WEBHOOK_MAX_ATTEMPTS",
+                "WEBHOOK_ALLOW_PRIVATE_NETWORKS"
+            ]
+        );
+        let bad_scheme = jobs(&[("JOBS_BROKER", "redis"), ("REDIS_URL", "http://x")]).unwrap_err();
+        assert_eq!(bad_scheme.0[0].variable, "REDIS_URL");
+        assert_eq!(
+            jobs(&[("JOBS_BROKER", "kafka")]).unwrap_err().0[0].variable,
+            "JOBS_BROKER"
+        );
+    }
+}

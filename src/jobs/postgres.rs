@@ -1,0 +1,176 @@
+//! The PostgreSQL broker: the `jobs` table is the queue.
+//!
+//! A claim is one short statement: `FOR UPDATE SKIP LOCKED` picks due,
+//! unleased jobs no other worker is claiming, and the same statement sets
+//! the lease (`locked_by`, `locked_until`), counts the attempt and commits,
+//! so no row lock is held while the job runs. Every later change names the
+//! worker (`locked_by`), so a worker that lost its lease (it stalled past
+//! `WORKER_LEASE_MS` and another took over) changes nothing.
+
+use std::time::Duration;
+
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+use super::Job;
+use crate::db::{Db, Pool};
+
+/// The channel `NOTIFY` wakes workers on.
+pub const CHANNEL: &str = "backend_jobs";
+
+const NOTIFY: &str = "SELECT pg_notify('backend_jobs', '')";
+
+const CLAIM: &str = "WITH due AS (\
+        SELECT id FROM jobs WHERE state = 'pending' AND run_at <= clock_timestamp() \
+        AND (locked_until IS NULL OR locked_until < clock_timestamp()) \
+        ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+     UPDATE jobs j SET locked_by = $1, \
+        locked_until = clock_timestamp() + $3 * interval '1 millisecond', \
+        attempts = j.attempts + 1, last_attempt_at = clock_timestamp() \
+     FROM due WHERE j.id = due.id RETURNING j.id, j.kind, j.attempts";
+
+const HEARTBEAT: &str = "UPDATE jobs SET locked_until = clock_timestamp() + $3 * interval '1 millisecond' \
+     WHERE id = $1 AND locked_by = $2";
+
+const SUCCEED: &str = "UPDATE jobs SET state = 'succeeded', last_error = NULL, \
+     locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2";
+
+/// `$3`: whether that was the last attempt; `$4`: the retry delay.
+const FAIL: &str = "UPDATE jobs SET state = CASE WHEN $3 THEN 'failed' ELSE 'pending' END, \
+     run_at = clock_timestamp() + $4 * interval '1 millisecond', last_error = $5, \
+     locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2";
+
+const CANCEL: &str = "DELETE FROM jobs WHERE id = $1 AND locked_by = $2";
+
+const RELEASE: &str = "UPDATE jobs SET locked_by = NULL, locked_until = NULL, \
+     last_error = 'the worker shut down during the attempt' \
+     WHERE id = $1 AND locked_by = $2";
+
+/// Wakes the workers listening; call it in the enqueueing transaction, so
+/// the notification is sent on commit (and never on rollback).
+pub async fn notify(db: &Db) -> Result<(), tokio_postgres::Error> {
+    db.execute(NOTIFY, &[]).await.map(drop)
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The PostgreSQL queue, as seen by one worker.
+#[derive(Debug, Clone)]
+pub struct PgBroker {
+    pool: Pool,
+    worker: String,
+    lease: Duration,
+}
+
+impl PgBroker {
+    /// The queue in `pool`, for the worker named `worker`, with leases of
+    /// `lease`.
+    pub fn new(pool: Pool, worker: String, lease: Duration) -> Self {
+        Self {
+            pool,
+            worker,
+            lease,
+        }
+    }
+
+    async fn db(&self) -> Result<Db, crate::error::BoxError> {
+        Ok(self.pool.db().await?)
+    }
+
+    /// Closes the pool.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    /// Claims up to `limit` due jobs.
+    pub async fn claim(&self, limit: usize) -> Result<Vec<Job>, crate::error::BoxError> {
+        let db = self.db().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = db
+            .query(
+                CLAIM,
+                &[
+                    (&self.worker, Type::TEXT),
+                    (&limit, Type::INT8),
+                    (&millis(self.lease), Type::FLOAT8),
+                ],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let attempts: i32 = row.try_get(2)?;
+                Ok(Job {
+                    id: row.try_get(0)?,
+                    kind: row.try_get(1)?,
+                    attempt: u32::try_from(attempts).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Renews the lease on `id`; `false` if this worker no longer holds it.
+    pub async fn heartbeat(&self, id: Uuid) -> Result<bool, crate::error::BoxError> {
+        let db = self.db().await?;
+        let changed = db
+            .execute(
+                HEARTBEAT,
+                &[
+                    (&id, Type::UUID),
+                    (&self.worker, Type::TEXT),
+                    (&millis(self.lease), Type::FLOAT8),
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Marks `id` succeeded.
+    pub async fn succeed(&self, id: Uuid) -> Result<(), crate::error::BoxError> {
+        let db = self.db().await?;
+        db.execute(SUCCEED, &[(&id, Type::UUID), (&self.worker, Type::TEXT)])
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: `failed` for good when `last`, otherwise
+    /// due again `delay` from now.
+    pub async fn fail(
+        &self,
+        id: Uuid,
+        error: &str,
+        last: bool,
+        delay: Duration,
+    ) -> Result<(), crate::error::BoxError> {
+        let db = self.db().await?;
+        db.execute(
+            FAIL,
+            &[
+                (&id, Type::UUID),
+                (&self.worker, Type::TEXT),
+                (&last, Type::BOOL),
+                (&millis(delay), Type::FLOAT8),
+                (&error, Type::TEXT),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Removes `id`: there is nothing left to do.
+    pub async fn cancel(&self, id: Uuid) -> Result<(), crate::error::BoxError> {
+        let db = self.db().await?;
+        db.execute(CANCEL, &[(&id, Type::UUID), (&self.worker, Type::TEXT)])
+            .await?;
+        Ok(())
+    }
+
+    /// Gives `id` back unfinished (shutdown): due again at once.
+    pub async fn release(&self, id: Uuid) -> Result<(), crate::error::BoxError> {
+        let db = self.db().await?;
+        db.execute(RELEASE, &[(&id, Type::UUID), (&self.worker, Type::TEXT)])
+            .await?;
+        Ok(())
+    }
+}
