@@ -14,6 +14,10 @@
 //! - [`development`]: the Makefile recipes and the architecture.
 //! - [`http_api`]: the HTTP API reference, rendered from the OpenAPI document.
 //! - [`overview`]: the README: the API at a glance, operations, deployment.
+//! - [`api`]: the HTTP contract in words.
+//! - [`authentication`], [`deployment`], [`observability`]: running it.
+//! - [`performance`], [`quality`]: the measurements and how to repeat them.
+//! - [`security`]: the threat model and the defences.
 
 #![cfg(doc)]
 
@@ -25,6 +29,27 @@ pub mod development {}
 
 #[doc = include_str!("../README.md")]
 pub mod overview {}
+
+#[doc = include_str!("../docs/api.md")]
+pub mod api {}
+
+#[doc = include_str!("../docs/authentication.md")]
+pub mod authentication {}
+
+#[doc = include_str!("../docs/deployment.md")]
+pub mod deployment {}
+
+#[doc = include_str!("../docs/observability.md")]
+pub mod observability {}
+
+#[doc = include_str!("../docs/performance.md")]
+pub mod performance {}
+
+#[doc = include_str!("../docs/quality.md")]
+pub mod quality {}
+
+#[doc = include_str!("../SECURITY.md")]
+pub mod security {}
 
 /// # HTTP API reference
 ///

@@ -52,7 +52,10 @@ async fn the_api_page_and_the_openapi_document_name_the_same_routes_and_codes() 
     );
 
     for code in backend::error::CODES {
-        assert!(page.contains(&format!("| `{code}` |")), "{code} is not in the page's table");
+        assert!(
+            page.contains(&format!("| `{code}` |")),
+            "{code} is not in the page's table"
+        );
     }
     let table_codes = page
         .lines()
@@ -61,8 +64,13 @@ async fn the_api_page_and_the_openapi_document_name_the_same_routes_and_codes() 
         .map(str::trim)
         .filter(|c| c.starts_with('`') && c.ends_with('`') && !c.contains(' '))
         .map(|c| c.trim_matches('`').to_owned())
+        // The table's header names the column `code`.
+        .filter(|c| c != "code")
         .filter(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'));
     for code in table_codes {
-        assert!(backend::error::CODES.contains(&code.as_str()), "{code} is not a code of the service");
+        assert!(
+            backend::error::CODES.contains(&code.as_str()),
+            "{code} is not a code of the service"
+        );
     }
 }

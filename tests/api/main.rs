@@ -8,6 +8,7 @@
 
 mod common;
 
+mod api_doc;
 mod auth_keys;
 mod auth_logs;
 mod auth_oidc_provider;
