@@ -83,6 +83,13 @@ impl Broker {
         }
     }
 
+    /// How many jobs are pending (due now or waiting for a retry).
+    pub async fn pending(&self) -> Result<i64, BoxError> {
+        match self {
+            Self::Postgres { queue, .. } => queue.pending().await,
+        }
+    }
+
     /// Closes the broker's connections (the worker has stopped).
     pub fn close(&self) {
         match self {

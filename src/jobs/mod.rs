@@ -17,7 +17,9 @@
 //!   beside it. `JOBS_BROKER=redis` is refused at start-up until then.
 //! - [`worker::Worker`] runs up to `WORKER_CONCURRENCY` jobs at once,
 //!   renews each lease while its job runs, and on shutdown finishes or
-//!   releases what it holds within `SHUTDOWN_TIMEOUT_MS`.
+//!   releases what it holds within `SHUTDOWN_TIMEOUT_MS`. When metrics
+//!   are on it also counts the pending jobs for the queue-depth gauge
+//!   ([`depth`]).
 //!
 //! Jobs live in one generic `jobs` table (state, attempts, schedule, lease,
 //! last error); what a kind needs beyond that lives in its own table keyed
@@ -27,6 +29,7 @@
 
 pub mod backoff;
 pub mod broker;
+pub mod depth;
 pub mod listen;
 pub mod postgres;
 pub mod worker;

@@ -40,6 +40,8 @@ const FAIL: &str = "UPDATE jobs SET state = CASE WHEN $3 THEN 'failed' ELSE 'pen
      run_at = clock_timestamp() + $4 * interval '1 millisecond', last_error = $5, \
      locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2";
 
+const PENDING: &str = "SELECT count(*) FROM jobs WHERE state = 'pending'";
+
 const CANCEL: &str = "DELETE FROM jobs WHERE id = $1 AND locked_by = $2";
 
 const RELEASE: &str = "UPDATE jobs SET locked_by = NULL, locked_until = NULL, \
@@ -156,6 +158,13 @@ impl PgBroker {
         )
         .await?;
         Ok(())
+    }
+
+    /// How many jobs are pending (read through the partial index of due
+    /// jobs).
+    pub async fn pending(&self) -> Result<i64, crate::error::BoxError> {
+        let db = self.db().await?;
+        Ok(db.query_one(PENDING, &[]).await?.try_get(0)?)
     }
 
     /// Removes `id`: there is nothing left to do.

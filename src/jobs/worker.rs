@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::postgres::PgBroker;
-use super::{Broker, Handlers, Job, Outcome, backoff, listen};
+use super::{Broker, Handlers, Job, Outcome, backoff, depth, listen};
 use crate::config::{JobsBroker, Settings};
 use crate::db::Pool;
 
@@ -86,6 +86,7 @@ impl Worker {
             concurrency = this.concurrency,
             "worker started"
         );
+        tokio::spawn(depth::run(this.broker.clone(), stop.clone()));
         let mut stopping = *stop.borrow();
         while !stopping {
             let free = permits.available_permits();

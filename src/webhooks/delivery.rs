@@ -7,14 +7,22 @@
 //! attempt (resolving, connecting, TLS, request, response head and body).
 //! The response's status is recorded on the delivery row; the job runner
 //! records the outcome.
+//!
+//! When traces are on, each attempt is a client span (`POST`, the
+//! receiver's host, the status or `error.type`, `webhook.delivery.id`)
+//! linked to the request that caused the event (its `traceparent` is
+//! stored with the delivery), and its own `traceparent` is sent with the
+//! request. Each attempt is counted by outcome ([`super::metrics`]).
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request};
+use http::{HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
+use opentelemetry::KeyValue;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::client::{self, Client};
+use super::metrics::{self, Attempt};
 use super::outbox::KIND;
 use super::signature;
 use crate::config::Settings;
@@ -22,8 +30,9 @@ use crate::db::Pool;
 use crate::error::BoxError;
 use crate::http::BoxFuture;
 use crate::jobs::{Handler, Handlers, Job, Outcome, RetryPolicy};
+use crate::telemetry::otel::spans::ClientSpan;
 
-const LOAD: &str = "SELECT d.body, d.request_id, w.url, w.secret \
+const LOAD: &str = "SELECT d.body, d.request_id, w.url, w.secret, d.traceparent \
      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1";
 
 const RECORD: &str = "UPDATE webhook_deliveries SET last_response_status = $2 WHERE id = $1";
@@ -42,6 +51,7 @@ struct Loaded {
     request_id: Option<String>,
     url: String,
     secret: String,
+    traceparent: Option<String>,
 }
 
 impl Delivery {
@@ -72,6 +82,7 @@ impl Delivery {
                 request_id: row.try_get(1)?,
                 url: row.try_get(2)?,
                 secret: row.try_get(3)?,
+                traceparent: row.try_get(4)?,
             }),
             None => None,
         })
@@ -84,29 +95,55 @@ impl Delivery {
         Ok(())
     }
 
+    /// One attempt, counted by outcome (a cancelled one is not an attempt).
     async fn attempt(&self, job: Job) -> Outcome {
+        let attempt = job.attempt;
+        let outcome = self.attempt_uncounted(job).await;
+        if outcome != Outcome::Cancelled {
+            let ok = outcome == Outcome::Succeeded;
+            metrics::count(Attempt::of(ok, attempt, self.retry.max_attempts));
+        }
+        outcome
+    }
+
+    async fn attempt_uncounted(&self, job: Job) -> Outcome {
         let loaded = match self.load(job.id).await {
             Ok(Some(loaded)) => loaded,
             // The subscription was deleted: nothing to deliver.
             Ok(None) => return Outcome::Cancelled,
             Err(e) => return Outcome::Failed(format!("cannot read the delivery: {e}")),
         };
-        let sent = tokio::time::timeout(self.timeout, self.send(job.id, &loaded)).await;
+        let mut span =
+            loaded.url.parse::<Uri>().ok().and_then(|url| {
+                ClientSpan::start(&Method::POST, &url, loaded.traceparent.as_deref())
+            });
+        if let Some(span) = &mut span {
+            span.set_attribute(KeyValue::new("webhook.delivery.id", job.id.to_string()));
+        }
+        let sent =
+            tokio::time::timeout(self.timeout, self.send(job.id, &loaded, span.as_ref())).await;
         let (status, outcome) = match sent {
             Err(_) => (
-                None,
+                Err("timeout"),
                 Outcome::Failed(format!(
                     "no complete response within {} ms",
                     self.timeout.as_millis()
                 )),
             ),
-            Ok(Err(e)) => (None, Outcome::Failed(crate::error::error_chain(&*e))),
-            Ok(Ok(status)) if status.is_success() => (Some(status), Outcome::Succeeded),
+            Ok(Err(e)) => (
+                Err(error_type(&*e)),
+                Outcome::Failed(crate::error::error_chain(&*e)),
+            ),
+            Ok(Ok(status)) if status.is_success() => (Ok(status), Outcome::Succeeded),
             Ok(Ok(status)) => (
-                Some(status),
+                Ok(status),
                 Outcome::Failed(format!("the receiver answered {status}")),
             ),
         };
+        if let Some(span) = span {
+            span.finish(status);
+        }
+        let status = status.ok();
         let status = status.map(|s| i32::from(s.as_u16()));
         if let Err(e) = self.record(job.id, status).await {
             tracing::warn!(delivery = %job.id, error = %e, "recording the response status failed");
@@ -114,7 +151,12 @@ impl Delivery {
         outcome
     }
 
-    async fn send(&self, id: Uuid, loaded: &Loaded) -> Result<http::StatusCode, BoxError> {
+    async fn send(
+        &self,
+        id: Uuid,
+        loaded: &Loaded,
+        span: Option<&ClientSpan>,
+    ) -> Result<http::StatusCode, BoxError> {
         let id = id.to_string();
         let timestamp = crate::timestamp::Timestamp::now().unix_micros() / 1_000_000;
         let signature = signature::sign(&loaded.secret, &id, timestamp, loaded.body.as_bytes())
@@ -136,6 +178,9 @@ impl Delivery {
         {
             request.headers_mut().insert("x-request-id", value);
         }
+        if let Some(span) = span {
+            span.inject(request.headers_mut());
+        }
         let response = self.client.request(request).await?;
         let status = response.status();
         // The attempt ends when the body has arrived (or the deadline); it
@@ -145,6 +190,17 @@ impl Delivery {
             frame?;
         }
         Ok(status)
+    }
+}
+
+/// The span's `error.type` of a failed attempt: `connect` when no
+/// connection was made (refused, unreachable, a private address refused),
+/// otherwise `_OTHER` (the error's text goes to the delivery log, never to
+/// a low-cardinality attribute).
+fn error_type(error: &(dyn std::error::Error + 'static)) -> &'static str {
+    match error.downcast_ref::<hyper_util::client::legacy::Error>() {
+        Some(e) if e.is_connect() => "connect",
+        _ => "_OTHER",
     }
 }
 

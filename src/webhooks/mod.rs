@@ -14,6 +14,7 @@ pub mod client;
 pub mod delivery;
 pub mod handlers;
 pub mod input;
+pub mod metrics;
 pub mod model;
 pub mod openapi;
 pub mod outbox;

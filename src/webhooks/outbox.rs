@@ -13,6 +13,7 @@ use tokio_postgres::types::Type;
 
 use super::model::EventType;
 use crate::db::Db;
+use crate::telemetry::otel::spans::current_traceparent;
 use crate::timestamp::Timestamp;
 
 /// The job kind of a webhook delivery.
@@ -27,8 +28,8 @@ const INSERT: &str = "WITH subscribers AS (\
         WHERE w.is_active AND $1 = ANY (w.events)), \
      queued AS (\
         INSERT INTO jobs (id, kind) SELECT id, $4 FROM subscribers) \
-     INSERT INTO webhook_deliveries (id, webhook_id, event_type, body, request_id) \
-     SELECT id, webhook_id, $1, $2, $3 FROM subscribers \
+     INSERT INTO webhook_deliveries (id, webhook_id, event_type, body, request_id, traceparent) \
+     SELECT id, webhook_id, $1, $2, $3, $5 FROM subscribers \
      RETURNING pg_notify('backend_jobs', '')";
 
 /// An event, with its request body already serialised: the bytes every
@@ -77,10 +78,13 @@ impl Event {
 
 /// Writes `event`'s deliveries through `db` (inside the caller's
 /// transaction) and wakes the workers when there are any; returns how many.
+/// The current request's `traceparent` (when it is traced) is stored with
+/// them, so each delivery's span links back to it.
 ///
 /// One unnamed statement, sent whole on the first poll, so a caller may
 /// pipeline its `COMMIT` behind it ([`crate::db::Transaction::commit_with`]).
 pub async fn publish(db: &Db, event: &Event) -> Result<u64, tokio_postgres::Error> {
+    let traceparent = current_traceparent();
     db.execute_unnamed(
         INSERT,
         &[
@@ -88,6 +92,7 @@ pub async fn publish(db: &Db, event: &Event) -> Result<u64, tokio_postgres::Erro
             (&event.body.as_str(), Type::TEXT),
             (&event.request_id.as_deref(), Type::TEXT),
             (&KIND, Type::TEXT),
+            (&traceparent.as_deref(), Type::TEXT),
         ],
     )
     .await

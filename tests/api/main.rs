@@ -48,6 +48,7 @@ mod rolling_restart;
 mod security;
 mod seed;
 mod settings;
+mod telemetry_deliveries;
 mod telemetry_metrics;
 mod telemetry_receiver;
 mod telemetry_traces;

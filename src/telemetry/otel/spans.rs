@@ -180,12 +180,18 @@ impl ClientSpan {
         })
     }
 
+    /// Adds `attribute` to the span (e.g. the webhook delivery's id).
+    pub fn set_attribute(&mut self, attribute: KeyValue) {
+        self.span.0.set_attribute(attribute);
+    }
+
     /// Adds this span's `traceparent` (and `tracestate`) to `headers`.
     pub fn inject(&self, headers: &mut HeaderMap) {
         TraceContextPropagator::new().inject_context(&self.cx, &mut HeaderInjector(headers));
     }
 
-    /// Records the answer's status (an error from 500 up), or the failure.
+    /// Records the answer's status (an error from 400 up, as the HTTP
+    /// conventions say of client spans), or the failure.
     pub fn finish(mut self, outcome: Result<StatusCode, &str>) {
         match outcome {
             Ok(status) => {
@@ -193,7 +199,7 @@ impl ClientSpan {
                     "http.response.status_code",
                     i64::from(status.as_u16()),
                 ));
-                if status.is_server_error() {
+                if status.is_client_error() || status.is_server_error() {
                     self.span.fail(status.as_str().to_owned());
                 }
             }
