@@ -114,7 +114,7 @@ tree-check: ## the dependency tree's rules: one opentelemetry (two export nothin
 	done; \
 	echo "tree-check: one opentelemetry; no tonic, reqwest, openssl, aws-lc-sys"
 
-check: format-check lint typecheck tree-check test ## what CI runs: format check, lint, typecheck, dependency tree rules, tests
+check: format-check lint typecheck tree-check docs-check test ## what CI runs: format check, lint, typecheck, dependency tree rules, document links, tests
 
 pre-commit-install: ## install the pre-commit hook (fmt, clippy, typecheck, whitespace, YAML on what is staged)
 	@# With the pre-commit tool: its hook runs .pre-commit-config.yaml. Without
@@ -215,6 +215,9 @@ docs-build: ## build the docs site into target/doc: guides, code reference, HTTP
 	@echo "docs: target/doc/index.html (make docs-serve serves it)"
 
 docs: docs-build ## same as docs-build
+
+docs-check: ## check the Markdown documents' links: every relative link names a file inside the repository
+	python3 scripts/check-links.py
 
 docs-serve: docs-build ## serve the docs site on http://127.0.0.1:8001 (DOCS_PORT)
 	@echo "docs: http://127.0.0.1:$(DOCS_PORT)/"
