@@ -160,6 +160,8 @@ impl PrivateServer {
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
             let output = Command::new(script)
                 .args(["start", dir.to_str().unwrap()])
+                // Only the options asked for here, as in `pg_sh_with`.
+                .env_remove("PG_PASSWORD")
                 .envs([("PG_TLS_PORT", port.as_str())])
                 .env("PG_TLS_CERT", cert)
                 .env("PG_TLS_KEY", key)
