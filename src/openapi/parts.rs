@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::http::{cursor, query};
+
 /// The `x-request-id` header every response carries.
 pub fn request_id_header() -> Value {
     json!({"x-request-id": {"$ref": "#/components/headers/RequestId"}})
@@ -47,6 +49,61 @@ fn cross_cutting(responses: &mut Map<String, Value>) {
             &["service_unavailable", "timeout", "internal"],
         ),
     );
+}
+
+/// The `{id}` path parameter of an item route, for `what` ("user").
+pub fn id_param(what: &str) -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": format!("The {what}'s id: a UUID in the hyphenated 8-4-4-4-12 form, any letter case; anything else is a 422."),
+        "schema": {"type": "string", "format": "uuid"}
+    })
+}
+
+/// The 422 of an `{id}` that is not a UUID.
+pub fn invalid_path() -> Value {
+    problem(
+        "Validation failed: the id is not a UUID (location `path`).",
+        &["validation_failed"],
+    )
+}
+
+/// The answers of a route that reads a JSON body, before its rules apply:
+/// 400 (absent, empty, not JSON, not an object), 413 and 415.
+pub fn body_problems() -> [(&'static str, Value); 3] {
+    [
+        (
+            "400",
+            problem(
+                "The body is absent, empty, not JSON, or not a JSON object (`malformed_body`).",
+                &["malformed_body"],
+            ),
+        ),
+        (
+            "413",
+            problem(
+                "The body is larger than the limit (`payload_too_large`).",
+                &["payload_too_large"],
+            ),
+        ),
+        (
+            "415",
+            problem(
+                "The body is not `application/json` (UTF-8) (`unsupported_media_type`).",
+                &["unsupported_media_type"],
+            ),
+        ),
+    ]
+}
+
+/// The schema of a list route's `limit` parameter.
+pub fn limit_schema() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": query::MAX_LIMIT, "default": query::DEFAULT_LIMIT})
+}
+
+/// The schema of a list route's `cursor` parameter.
+pub fn cursor_schema() -> Value {
+    json!({"type": "string", "pattern": cursor::PATTERN})
 }
 
 /// A JSON response described by `description` with body `schema`.

@@ -7,7 +7,10 @@ use super::input::{Member, Param};
 use super::{COLLECTION, ITEM};
 use crate::http::{Names, cursor, query};
 use crate::openapi::Document;
-use crate::openapi::parts::{ok_json, operation, path_item, problem, request_id_header};
+use crate::openapi::parts::{
+    body_problems, cursor_schema, id_param, invalid_path, limit_schema, ok_json, operation,
+    path_item, problem, request_id_header,
+};
 use crate::openapi::text::{self, CONTROL, NON_CONTROL_WHITE_SPACE, WHITE_SPACE, trimmed_text};
 
 const TAG: &str = "users";
@@ -15,33 +18,15 @@ const TAG: &str = "users";
 /// Adds the user paths and schemas to `doc`.
 pub fn describe(doc: &mut Document) {
     doc.tag(TAG, "User accounts: create, read, list, update, delete.");
-    let id_param = json!({
-        "name": "id", "in": "path", "required": true,
-        "description": "The user's id: a UUID in the hyphenated 8-4-4-4-12 form, any letter case; anything else is a 422.",
-        "schema": {"type": "string", "format": "uuid"}
-    });
+    let id_param = id_param("user");
     let user = json!({"$ref": "#/components/schemas/User"});
     let not_found = problem("No user with this id.", &["not_found"]);
-    let invalid_path = problem(
-        "Validation failed: the id is not a UUID (location `path`).",
-        &["validation_failed"],
-    );
+    let invalid_path = invalid_path();
     let conflict = problem(
         "Conflict: the email is taken (case-insensitively) by another user.",
         &["conflict"],
     );
-    let malformed = problem(
-        "The body is absent, empty, not JSON, or not a JSON object (`malformed_body`).",
-        &["malformed_body"],
-    );
-    let too_large = problem(
-        "The body is larger than the limit (`payload_too_large`).",
-        &["payload_too_large"],
-    );
-    let media_type = problem(
-        "The body is not `application/json` (UTF-8) (`unsupported_media_type`).",
-        &["unsupported_media_type"],
-    );
+    let [malformed, too_large, media_type] = body_problems().map(|(_, p)| p);
 
     let create = operation(
         "createUser",
@@ -165,11 +150,11 @@ fn list_parameters() -> Vec<Value> {
             let (description, schema) = match param {
                 Param::Limit => (
                     "Page size.",
-                    json!({"type": "integer", "minimum": 1, "maximum": query::MAX_LIMIT, "default": query::DEFAULT_LIMIT}),
+                    limit_schema(),
                 ),
                 Param::Cursor => (
                     "Opaque: the `next_cursor` of a previous page. Following it until it is null visits every matching user exactly once, in order.",
-                    json!({"type": "string", "pattern": cursor::PATTERN}),
+                    cursor_schema(),
                 ),
                 Param::IsActive => ("Only users with this flag.", json!({"type": "boolean"})),
             };

@@ -8,7 +8,10 @@ use super::model::EventType;
 use super::{COLLECTION, DELIVERIES, ITEM};
 use crate::http::{Names, cursor, query};
 use crate::openapi::Document;
-use crate::openapi::parts::{ok_json, operation, path_item, problem, request_id_header};
+use crate::openapi::parts::{
+    body_problems, cursor_schema, id_param, invalid_path, limit_schema, ok_json, operation,
+    path_item, problem, request_id_header,
+};
 use crate::openapi::text::trimmed_text;
 
 const TAG: &str = "webhooks";
@@ -27,33 +30,15 @@ pub fn describe(doc: &mut Document) {
         TAG,
         "Subscriptions to user events, and their deliveries (signed per Standard Webhooks).",
     );
-    let id_param = json!({
-        "name": "id", "in": "path", "required": true,
-        "description": "The subscription's id: a UUID in the hyphenated 8-4-4-4-12 form, any letter case; anything else is a 422.",
-        "schema": {"type": "string", "format": "uuid"}
-    });
+    let id_param = id_param("subscription");
     let webhook = schema_ref("Webhook");
     let not_found = problem("No subscription with this id.", &["not_found"]);
-    let invalid_path = problem(
-        "Validation failed: the id is not a UUID (location `path`).",
-        &["validation_failed"],
-    );
+    let invalid_path = invalid_path();
     let invalid_query = problem(
         "Validation failed: the id is not a UUID, or an unknown, repeated or invalid query parameter, or a cursor this service did not issue.",
         &["validation_failed"],
     );
-    let malformed = problem(
-        "The body is absent, empty, not JSON, or not a JSON object (`malformed_body`).",
-        &["malformed_body"],
-    );
-    let too_large = problem(
-        "The body is larger than the limit (`payload_too_large`).",
-        &["payload_too_large"],
-    );
-    let media_type = problem(
-        "The body is not `application/json` (UTF-8) (`unsupported_media_type`).",
-        &["unsupported_media_type"],
-    );
+    let [malformed, too_large, media_type] = body_problems().map(|(_, p)| p);
     let invalid_body = problem(
         "Validation failed: the id is not a UUID, or every problem with the body is listed in `errors`.",
         &["validation_failed"],
@@ -171,11 +156,11 @@ fn list_parameters() -> Vec<Value> {
             let (description, schema) = match param {
                 Param::Limit => (
                     "Page size.",
-                    json!({"type": "integer", "minimum": 1, "maximum": query::MAX_LIMIT, "default": query::DEFAULT_LIMIT}),
+                    limit_schema(),
                 ),
                 Param::Cursor => (
                     "Opaque: the `next_cursor` of a previous page.",
-                    json!({"type": "string", "pattern": cursor::PATTERN}),
+                    cursor_schema(),
                 ),
             };
             json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
