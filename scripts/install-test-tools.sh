@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the programs some integration tests start themselves, when they
-# are missing: PgBouncer (transaction-pooling tests) and HAProxy (the
-# rolling-restart test). As root with apt-get (CI, containers) they are
-# installed from Debian's packages; elsewhere this prints how, and those
-# tests skip with one line saying what is missing (with CI=true they fail).
+# are missing: PgBouncer (transaction-pooling tests), HAProxy (the
+# rolling-restart test) and Redis (the JOBS_BROKER=redis tests). As root
+# with apt-get (CI, containers) they are installed from Debian's packages;
+# elsewhere this prints how, and those tests skip with one line saying what
+# is missing (with CI=true or in .ci/run they fail).
 set -euo pipefail
 
 missing=()
-for tool in pgbouncer haproxy; do
+for tool in pgbouncer haproxy redis-server; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

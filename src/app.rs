@@ -32,9 +32,9 @@ pub const RESOURCES: &[Resource] = &[health::RESOURCE, users::RESOURCE, webhooks
 /// The job runner of this process, with every job kind the service has
 /// (webhook deliveries); it runs until `stop` turns true.
 ///
-/// It has a pool of its own, `2 × WORKER_CONCURRENCY + 1` connections (a
+/// It has a pool of its own, `2 × WORKER_CONCURRENCY + 2` connections (a
 /// running job may use two at once: its own and its heartbeat's; one more
-/// for claiming): jobs never take connections from requests, and the
+/// for claiming, one for the Redis relay): jobs never take connections from requests, and the
 /// worker can still record or release its jobs while the server's pool is
 /// being closed.
 pub fn worker(
@@ -42,7 +42,7 @@ pub fn worker(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<crate::jobs::worker::Worker, BoxError> {
     let mut settings = state.settings.clone();
-    settings.pool_size = settings.jobs.concurrency * 2 + 1;
+    settings.pool_size = settings.jobs.concurrency * 2 + 2;
     let pool = crate::db::build_pool(&settings)?;
     let handlers = webhooks::delivery::Delivery::handlers(&settings, pool.clone())?;
     Ok(crate::jobs::worker::Worker::start(

@@ -12,9 +12,10 @@ use tower::service_fn;
 
 use serde_json::json;
 
-use crate::error::AppError;
+use crate::error::{AppError, BoxError};
 use crate::http::response::json;
 use crate::http::{Request, Response};
+use crate::jobs::Broker;
 use crate::openapi::Document;
 use crate::openapi::parts::{ok_json, operation, path_item, request_id_header};
 use crate::resource::Resource;
@@ -37,17 +38,17 @@ pub const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Adds `/healthz` and `/readyz` to `table`.
 pub fn routes(table: RouteTable, state: &AppState) -> RouteTable {
-    probes(table, state, false)
+    probes(table, state, None)
 }
 
 /// The probes of `backend worker`: `/readyz` also reports the job broker
-/// (`checks.broker`; with `JOBS_BROKER=postgres` the broker is the
-/// database, so it is the same round trip).
-pub fn worker_routes(table: RouteTable, state: &AppState) -> RouteTable {
-    probes(table, state, true)
+/// (`checks.broker`: with `JOBS_BROKER=postgres` the broker is the
+/// database, so it is the same round trip; with `redis`, a `PING`).
+pub fn worker_routes(table: RouteTable, state: &AppState, broker: Broker) -> RouteTable {
+    probes(table, state, Some(broker))
 }
 
-fn probes(table: RouteTable, state: &AppState, broker: bool) -> RouteTable {
+fn probes(table: RouteTable, state: &AppState, broker: Option<Broker>) -> RouteTable {
     let ready_state = state.clone();
     table
         .route("/healthz", Method::GET, Access::Open, service_fn(healthz))
@@ -55,7 +56,7 @@ fn probes(table: RouteTable, state: &AppState, broker: bool) -> RouteTable {
             "/readyz",
             Method::GET,
             Access::Open,
-            service_fn(move |req| readyz(ready_state.clone(), broker, req)),
+            service_fn(move |req| readyz(ready_state.clone(), broker.clone(), req)),
         )
 }
 
@@ -83,20 +84,29 @@ struct Checks {
     broker: Option<&'static str>,
 }
 
-async fn readyz(state: AppState, broker: bool, _req: Request) -> Result<Response, AppError> {
+async fn readyz(
+    state: AppState,
+    broker: Option<Broker>,
+    _req: Request,
+) -> Result<Response, AppError> {
     if state.is_shutting_down() {
         let body = Readiness {
             status: "unavailable",
             checks: Checks {
                 database: "skipped",
                 server: Some("shutting_down"),
-                broker: broker.then_some("skipped"),
+                broker: broker.map(|_| "skipped"),
             },
         };
         return json(StatusCode::SERVICE_UNAVAILABLE, &body);
     }
     let database = check_database(&state).await;
-    let (status, code) = if database == "ok" {
+    let broker = match &broker {
+        Some(Broker::Postgres { .. }) => Some(database),
+        Some(broker) => Some(bounded("broker", broker.check()).await),
+        None => None,
+    };
+    let (status, code) = if database == "ok" && broker.is_none_or(|b| b == "ok") {
         ("ready", StatusCode::OK)
     } else {
         ("unavailable", StatusCode::SERVICE_UNAVAILABLE)
@@ -106,24 +116,32 @@ async fn readyz(state: AppState, broker: bool, _req: Request) -> Result<Response
         checks: Checks {
             database,
             server: None,
-            broker: broker.then_some(database),
+            broker,
         },
     };
     json(code, &body)
 }
 
-/// One round trip, bounded by [`READINESS_TIMEOUT`]: `ok`, `timeout` or
-/// `unreachable` (the cause goes to the log).
+/// One round trip to the database; see [`bounded`].
 async fn check_database(state: &AppState) -> &'static str {
     let check = async {
-        let db = state.pool.db().await.map_err(AppError::from)?;
-        db.ping().await.map_err(AppError::from)?;
-        Ok::<_, AppError>(())
+        let db = state.pool.db().await?;
+        db.ping().await?;
+        Ok::<_, BoxError>(())
     };
+    bounded("database", check).await
+}
+
+/// `check`, bounded by [`READINESS_TIMEOUT`]: `ok`, `timeout` or
+/// `unreachable` (the cause goes to the log).
+async fn bounded(
+    what: &'static str,
+    check: impl Future<Output = Result<(), BoxError>>,
+) -> &'static str {
     match tokio::time::timeout(READINESS_TIMEOUT, check).await {
         Ok(Ok(())) => "ok",
         Ok(Err(e)) => {
-            tracing::warn!(error = %crate::error::error_chain(&e), "readiness check failed");
+            tracing::warn!(check = what, error = %crate::error::error_chain(&*e), "readiness check failed");
             "unreachable"
         }
         Err(_) => "timeout",

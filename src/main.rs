@@ -169,7 +169,11 @@ async fn run_server(settings: Settings, role: Role) -> Result<(), Box<dyn std::e
     // built stops the process here, not after it has accepted traffic.
     let table = match role {
         Role::Server => app::routes(&state),
-        Role::Worker => backend::health::worker_routes(backend::router::RouteTable::new(), &state),
+        Role::Worker => {
+            let broker = worker.as_ref().map(|w| w.broker().clone());
+            let broker = broker.ok_or("backend worker runs a worker")?;
+            backend::health::worker_routes(backend::router::RouteTable::new(), &state, broker)
+        }
     };
     let app = app::app(&state, table);
     let listener = tokio::net::TcpListener::bind(state.settings.bind)

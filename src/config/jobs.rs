@@ -1,6 +1,7 @@
 //! The background-job settings: which broker carries jobs, how the worker
 //! runs them, and how webhook deliveries behave.
 
+use std::fmt;
 use std::time::Duration;
 
 use super::AppEnv;
@@ -13,12 +14,42 @@ pub enum JobsBroker {
     /// nothing else to run.
     Postgres,
     /// `JOBS_BROKER=redis`: outbox rows are relayed to a Redis stream at
-    /// `REDIS_URL` (required). Accepted here; the worker refuses to start
-    /// with it until the Redis consumer is built.
+    /// `REDIS_URL` (required), which the workers consume in a group.
     Redis {
-        /// `REDIS_URL`: `redis://` or `rediss://`.
-        url: String,
+        /// `REDIS_URL`.
+        url: RedisUrl,
     },
+}
+
+/// `REDIS_URL`, checked at start-up: `redis://` (TCP), `rediss://` (TLS)
+/// or `redis+unix://` / `unix://` (a Unix socket), in the form the `redis`
+/// crate reads. Its `Debug` shows no password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// Parses `url`; the error says what is wrong with it.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let known = ["redis://", "rediss://", "redis+unix://", "unix://"];
+        if !known.iter().any(|scheme| url.starts_with(scheme)) {
+            return Err("must start with redis://, rediss://, redis+unix:// or unix://".into());
+        }
+        redis::Client::open(url).map_err(|e| format!("is not a Redis URL: {e}"))?;
+        Ok(Self(url.to_owned()))
+    }
+
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("", &self.0));
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        write!(f, "RedisUrl({scheme}://{host})")
+    }
 }
 
 impl JobsBroker {
@@ -41,7 +72,7 @@ pub struct Jobs {
     pub in_process: bool,
     /// `WORKER_CONCURRENCY` (default 8, 1 to 1024): jobs one worker runs at
     /// once. Deliveries mostly wait on the network, so a few per core. The
-    /// worker has its own pool of `2 × WORKER_CONCURRENCY + 1` connections.
+    /// worker has its own pool of `2 × WORKER_CONCURRENCY + 2` connections.
     pub concurrency: usize,
     /// `WORKER_LEASE_MS` (default 30000): how long a claim lasts without a
     /// heartbeat; a job whose worker died is run again after it.
@@ -72,13 +103,13 @@ pub(super) fn parse(p: &mut Parser<'_>, app_env: AppEnv) -> Jobs {
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty());
     let broker = match (broker.as_str(), redis_url) {
-        ("redis", Some(url)) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-            JobsBroker::Redis { url }
-        }
-        ("redis", Some(_)) => {
-            p.fail("REDIS_URL", "must start with redis:// or rediss://".into());
-            JobsBroker::Postgres
-        }
+        ("redis", Some(url)) => match RedisUrl::parse(&url) {
+            Ok(url) => JobsBroker::Redis { url },
+            Err(e) => {
+                p.fail("REDIS_URL", e);
+                JobsBroker::Postgres
+            }
+        },
         ("redis", None) => {
             p.fail("REDIS_URL", "is required with JOBS_BROKER=redis".into());
             JobsBroker::Postgres
@@ -137,6 +168,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(redis.broker.name(), "redis");
+        let secret = jobs(&[
+            ("JOBS_BROKER", "redis"),
+            ("REDIS_URL", "rediss://user:hunter2@cache:6380/1"),
+        ]);
+        let shown = format!("{:?}", secret.unwrap().broker);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("rediss://cache:6380/1"), "{shown}");
         let errors = jobs(&[
             ("JOBS_BROKER", "redis"),
             ("WORKER_CONCURRENCY", "0"),
@@ -156,6 +194,13 @@ mod tests {
         );
         let bad_scheme = jobs(&[("JOBS_BROKER", "redis"), ("REDIS_URL", "http://x")]).unwrap_err();
         assert_eq!(bad_scheme.0[0].variable, "REDIS_URL");
+        let bad_port = jobs(&[("JOBS_BROKER", "redis"), ("REDIS_URL", "redis://cache:x")]);
+        assert_eq!(bad_port.unwrap_err().0[0].variable, "REDIS_URL");
+        let socket = jobs(&[
+            ("JOBS_BROKER", "redis"),
+            ("REDIS_URL", "redis+unix:///run/redis.sock"),
+        ]);
+        assert_eq!(socket.unwrap().broker.name(), "redis");
         assert_eq!(
             jobs(&[("JOBS_BROKER", "kafka")]).unwrap_err().0[0].variable,
             "JOBS_BROKER"

@@ -8,13 +8,14 @@
 //!   short transaction sets a lease (`locked_until`) instead of holding row
 //!   locks while the job runs, `LISTEN/NOTIFY` wakes idle workers, and a
 //!   poll every [`worker::POLL_INTERVAL`] is the fallback.
-//! - A Redis consumer plugs in as a second [`Broker`] variant: its claim
-//!   reads the stream in a consumer group (`XREADGROUP … BLOCK`, reclaiming
-//!   dead consumers' entries with `XAUTOCLAIM`) and then takes the lease on
-//!   the job's PostgreSQL row the same way, so attempts, status and errors
-//!   live in PostgreSQL in both modes; its ack is `XACK` after the row is
-//!   updated. A relay moving committed outbox rows to the stream runs
-//!   beside it. `JOBS_BROKER=redis` is refused at start-up until then.
+//! - With `JOBS_BROKER=redis` ([`redis`]) a [`relay`] adds the due jobs
+//!   of the same table to a Redis stream, and workers read it in a consumer
+//!   group (`XREADGROUP … BLOCK` on a connection of their own, reclaiming
+//!   dead consumers' entries with `XAUTOCLAIM`). A worker then takes the
+//!   same lease on the job's row, so attempts, status and errors live in
+//!   PostgreSQL in both modes, and acknowledges the entry (`XACK`) once the
+//!   outcome is recorded. PostgreSQL stays the truth: an entry lost with a
+//!   Redis restart is relayed again.
 //! - [`worker::Worker`] runs up to `WORKER_CONCURRENCY` jobs at once,
 //!   renews each lease while its job runs, and on shutdown finishes or
 //!   releases what it holds within `SHUTDOWN_TIMEOUT_MS`. When metrics
@@ -32,6 +33,8 @@ pub mod broker;
 pub mod depth;
 pub mod listen;
 pub mod postgres;
+pub mod redis;
+pub mod relay;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -53,6 +56,9 @@ pub struct Job {
     pub kind: String,
     /// This attempt's number, from 1.
     pub attempt: u32,
+    /// The Redis stream entry that carried it (Redis mode), acknowledged
+    /// once the attempt's outcome is recorded.
+    pub entry: Option<String>,
 }
 
 /// How one attempt ended.

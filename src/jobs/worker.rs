@@ -1,7 +1,7 @@
 //! [`Worker`]: claims jobs, runs up to `WORKER_CONCURRENCY` at once, renews
 //! their leases, records their outcomes, and stops gracefully.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,6 +10,8 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::postgres::PgBroker;
+use super::redis::{Redis, RedisBroker};
+use super::relay::Relay;
 use super::{Broker, Handlers, Job, Outcome, backoff, depth, listen};
 use crate::config::{JobsBroker, Settings};
 use crate::db::Pool;
@@ -41,8 +43,8 @@ impl std::fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 impl Worker {
-    /// A worker on the broker `settings` name, with `handlers`; with the
-    /// PostgreSQL broker its `LISTEN` connection runs until `stop`.
+    /// A worker on the broker `settings` name, with `handlers`. Its `LISTEN`
+    /// connection (and with the Redis broker, its relay) runs until `stop`.
     pub fn start(
         settings: &Settings,
         pool: Pool,
@@ -50,19 +52,27 @@ impl Worker {
         stop: watch::Receiver<bool>,
     ) -> Result<Self, StartError> {
         let name = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(listen::run(
+            settings.clone(),
+            Arc::clone(&wake),
+            stop.clone(),
+        ));
+        let state = PgBroker::new(pool.clone(), name.clone(), settings.jobs.lease);
         let broker = match &settings.jobs.broker {
-            JobsBroker::Postgres => {
-                let wake = Arc::new(Notify::new());
-                tokio::spawn(listen::run(settings.clone(), Arc::clone(&wake), stop));
-                Broker::Postgres {
-                    queue: PgBroker::new(pool, name, settings.jobs.lease),
+            JobsBroker::Postgres => Broker::Postgres { queue: state, wake },
+            JobsBroker::Redis { url } => {
+                let redis = Redis::new(url, settings.connect_timeout)
+                    .map_err(|e| StartError(format!("REDIS_URL: {e}")))?;
+                let relay = Relay::new(pool, redis.clone(), settings.jobs.lease);
+                tokio::spawn(relay.run(Arc::clone(&wake), stop));
+                Broker::Redis(Box::new(RedisBroker::new(
+                    redis,
+                    state,
+                    name,
+                    settings.jobs.lease,
                     wake,
-                }
-            }
-            JobsBroker::Redis { .. } => {
-                return Err(StartError(
-                    "JOBS_BROKER=redis is not built yet; use JOBS_BROKER=postgres".into(),
-                ));
+                )))
             }
         };
         Ok(Self {
@@ -74,12 +84,17 @@ impl Worker {
         })
     }
 
+    /// The broker it takes jobs from (for `/readyz`).
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
     /// Runs jobs until `stop` turns true; then waits up to
     /// `SHUTDOWN_TIMEOUT_MS` for the running ones and releases the rest.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let permits = Arc::new(Semaphore::new(this.concurrency));
-        let held: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+        let held: Arc<Mutex<HashMap<Uuid, Job>>> = Arc::default();
         let mut running = JoinSet::new();
         tracing::info!(
             broker = this.broker.name(),
@@ -90,38 +105,51 @@ impl Worker {
         let mut stopping = *stop.borrow();
         while !stopping {
             let free = permits.available_permits();
-            let mut claimed = 0;
-            if free > 0 {
-                match this.broker.claim(free).await {
-                    Ok(jobs) => {
-                        claimed = jobs.len();
-                        for job in jobs {
-                            let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                                break;
-                            };
-                            lock(&held).insert(job.id);
-                            let (this, held) = (Arc::clone(&this), Arc::clone(&held));
-                            running.spawn(async move {
-                                let id = job.id;
-                                this.attempt(job).await;
-                                lock(&held).remove(&id);
-                                drop(permit);
-                            });
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
-                }
-            }
-            if claimed > 0 && claimed == free {
-                // Probably more due: claim again once a place frees up.
+            if free == 0 {
+                // Every place taken: wait for one to free up, not for work.
                 tokio::select! {
                     _ = running.join_next() => {}
                     _ = stop.wait_for(|s| *s) => stopping = true,
                 }
                 continue;
             }
+            let mut claimed = 0;
+            let mut failed = false;
+            match this.broker.claim(free, POLL_INTERVAL).await {
+                Ok(jobs) => {
+                    claimed = jobs.len();
+                    for job in jobs {
+                        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                            break;
+                        };
+                        lock(&held).insert(job.id, job.clone());
+                        let (this, held) = (Arc::clone(&this), Arc::clone(&held));
+                        running.spawn(async move {
+                            let id = job.id;
+                            this.attempt(job).await;
+                            lock(&held).remove(&id);
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming jobs failed");
+                    failed = true;
+                }
+            }
+            if claimed == free {
+                // Probably more due: claim again as soon as a place frees up.
+                continue;
+            }
+            let wait = async {
+                if failed {
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                } else {
+                    this.broker.wait(POLL_INTERVAL).await;
+                }
+            };
             tokio::select! {
-                () = this.broker.wait(POLL_INTERVAL) => {}
+                () = wait => {}
                 Some(_) = running.join_next(), if !running.is_empty() => {}
                 _ = stop.wait_for(|s| *s) => stopping = true,
             }
@@ -132,14 +160,14 @@ impl Worker {
         .await;
         if drained.is_err() {
             running.abort_all();
-            let ids: Vec<Uuid> = lock(&held).drain().collect();
-            for id in ids {
-                if let Err(e) = this.broker.release(id).await {
-                    tracing::warn!(job = %id, error = %e, "releasing a job failed");
+            let jobs: Vec<Job> = lock(&held).drain().map(|(_, job)| job).collect();
+            for job in jobs {
+                if let Err(e) = this.broker.release(&job).await {
+                    tracing::warn!(job = %job.id, error = %e, "releasing a job failed");
                 }
             }
         }
-        this.broker.close();
+        this.broker.close().await;
         tracing::info!("worker stopped");
     }
 
@@ -163,7 +191,7 @@ impl Worker {
         let heartbeat = async {
             loop {
                 tokio::time::sleep(self.lease / 3).await;
-                match self.broker.heartbeat(job.id).await {
+                match self.broker.heartbeat(&job).await {
                     Ok(true) => {}
                     Ok(false) => tracing::debug!(job = %job.id, "lease lost or job cancelled"),
                     Err(e) => tracing::warn!(job = %job.id, error = %e, "heartbeat failed"),
@@ -181,9 +209,9 @@ impl Worker {
 
     async fn record(&self, job: &Job, outcome: Outcome, last: bool, delay: Duration) {
         let result = match &outcome {
-            Outcome::Succeeded => self.broker.succeed(job.id).await,
-            Outcome::Failed(error) => self.broker.fail(job.id, error, last, delay).await,
-            Outcome::Cancelled => self.broker.cancel(job.id).await,
+            Outcome::Succeeded => self.broker.succeed(job).await,
+            Outcome::Failed(error) => self.broker.fail(job, error, last, delay).await,
+            Outcome::Cancelled => self.broker.cancel(job).await,
         };
         match result {
             Ok(()) => {
@@ -195,7 +223,7 @@ impl Worker {
     }
 }
 
-fn lock(held: &Mutex<HashSet<Uuid>>) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+fn lock(held: &Mutex<HashMap<Uuid, Job>>) -> std::sync::MutexGuard<'_, HashMap<Uuid, Job>> {
     held.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

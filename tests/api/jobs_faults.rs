@@ -1,7 +1,8 @@
 //! The job runner under faults, with the real binary: a process killed
 //! (SIGKILL) between the commit and the delivery loses no event; a worker
 //! killed mid-delivery is replaced once its lease has passed; four workers
-//! on one queue never run one delivery twice at once.
+//! on one queue never run one delivery twice at once. Each test runs once
+//! per broker (`JOBS_BROKER=postgres` and `redis`).
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -10,13 +11,27 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::binary::{Process, command};
-use crate::common::{client, fresh_database, spawn_app_with};
+use crate::common::broker::{Broker, Mode, in_both_modes};
+use crate::common::{TestApp, client, fresh_database, spawn_app_with};
 use crate::lifecycle::database_url;
 use crate::webhooks_receiver::{Receiver, settled, start_worker, subscribe};
 
+in_both_modes!(
+    an_event_committed_before_a_kill_is_delivered_after_restart,
+    a_worker_killed_mid_delivery_is_replaced_after_its_lease,
+    four_workers_never_run_one_delivery_at_the_same_time,
+    sigterm_releases_a_running_delivery_within_the_shutdown_timeout,
+    serve_alone_delivers_in_dev,
+);
+
 /// The settings every process here runs with (prod, so nothing is on by
-/// default; no authentication; its own schema set up).
-fn env<'a>(url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+/// default; no authentication; its own schema set up; `broker`'s
+/// settings).
+fn env<'a>(
+    url: &'a str,
+    broker: &'a [(&'static str, String)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut all = vec![
         ("DATABASE_URL", url),
         ("APP_ENV", "prod"),
@@ -25,8 +40,24 @@ fn env<'a>(url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)
         ("SHUTDOWN_DELAY_MS", "0"),
         ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
     ];
+    all.extend(broker.iter().map(|(k, v)| (*k, v.as_str())));
     all.extend_from_slice(extra);
     all
+}
+
+/// An in-process app on `broker` (for subscribing and in-process workers).
+async fn app_on(
+    broker: &Broker,
+    configure: impl FnOnce(&mut backend::config::Settings),
+) -> TestApp {
+    spawn_app_with(
+        |s| {
+            broker.configure(s);
+            configure(s);
+        },
+        |t, _| t,
+    )
+    .await
 }
 
 /// Starts `backend worker`; returns it and its probes' address.
@@ -69,12 +100,16 @@ async fn post(
     response.json()
 }
 
-#[tokio::test]
-async fn an_event_committed_before_a_kill_is_delivered_after_restart() {
+async fn an_event_committed_before_a_kill_is_delivered_after_restart(mode: Mode) {
+    let Some(broker) = Broker::start(mode).await else {
+        return;
+    };
+    let broker_env = broker.env();
     let db = fresh_database().await;
     let url = database_url(&db);
     let receiver = Receiver::start().await;
-    let (mut api, addr) = Process::serve(&env(&url, &[("WORKER_IN_PROCESS", "false")])).await;
+    let (mut api, addr) =
+        Process::serve(&env(&url, &broker_env, &[("WORKER_IN_PROCESS", "false")])).await;
     post(
         addr,
         "/api/v1/webhooks",
@@ -91,7 +126,7 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart() {
     api.child.wait().await.unwrap();
     assert!(receiver.received().is_empty());
 
-    let (mut worker, probes) = worker_process(&env(&url, &[])).await;
+    let (mut worker, probes) = worker_process(&env(&url, &broker_env, &[])).await;
     let requests = receiver.wait_for(1, Duration::from_secs(10)).await;
     let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(body["data"], user);
@@ -112,15 +147,18 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart() {
     assert!(worker.wait(Duration::from_secs(10)).await.success());
 }
 
-#[tokio::test]
-async fn a_worker_killed_mid_delivery_is_replaced_after_its_lease() {
-    let app = spawn_app_with(|_| {}, |t, _| t).await;
+async fn a_worker_killed_mid_delivery_is_replaced_after_its_lease(mode: Mode) {
+    let Some(broker) = Broker::start(mode).await else {
+        return;
+    };
+    let app = app_on(&broker, |_| {}).await;
+    let broker_env = broker.env();
     let url = database_url(&app.db);
     let receiver = Receiver::start().await;
     receiver.respond(200, Duration::from_secs(60));
     let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
     let settings = [("WORKER_LEASE_MS", "1000"), ("WEBHOOK_TIMEOUT_MS", "30000")];
-    let (mut first, _) = worker_process(&env(&url, &settings)).await;
+    let (mut first, _) = worker_process(&env(&url, &broker_env, &settings)).await;
     app.create_user("lease@example.com").await;
     let seen = receiver.wait_for(1, Duration::from_secs(10)).await;
     first.child.start_kill().unwrap();
@@ -128,7 +166,7 @@ async fn a_worker_killed_mid_delivery_is_replaced_after_its_lease() {
     let killed_at = Instant::now();
     receiver.respond(200, Duration::ZERO);
 
-    let (mut second, _) = worker_process(&env(&url, &settings)).await;
+    let (mut second, _) = worker_process(&env(&url, &broker_env, &settings)).await;
     let all = receiver.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(all[1].header("webhook-id"), seen[0].header("webhook-id"));
     assert!(
@@ -143,9 +181,11 @@ async fn a_worker_killed_mid_delivery_is_replaced_after_its_lease() {
     assert!(second.wait(Duration::from_secs(10)).await.success());
 }
 
-#[tokio::test]
-async fn four_workers_never_run_one_delivery_at_the_same_time() {
-    let app = spawn_app_with(|s| s.jobs.concurrency = 4, |t, _| t).await;
+async fn four_workers_never_run_one_delivery_at_the_same_time(mode: Mode) {
+    let Some(broker) = Broker::start(mode).await else {
+        return;
+    };
+    let app = app_on(&broker, |s| s.jobs.concurrency = 4).await;
     let receiver = Receiver::start().await;
     receiver.respond(200, Duration::from_millis(50));
     let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
@@ -172,9 +212,12 @@ async fn four_workers_never_run_one_delivery_at_the_same_time() {
     drop(workers);
 }
 
-#[tokio::test]
-async fn sigterm_releases_a_running_delivery_within_the_shutdown_timeout() {
-    let app = spawn_app_with(|_| {}, |t, _| t).await;
+async fn sigterm_releases_a_running_delivery_within_the_shutdown_timeout(mode: Mode) {
+    let Some(broker) = Broker::start(mode).await else {
+        return;
+    };
+    let app = app_on(&broker, |_| {}).await;
+    let broker_env = broker.env();
     let url = database_url(&app.db);
     let receiver = Receiver::start().await;
     receiver.respond(200, Duration::from_secs(60));
@@ -184,7 +227,7 @@ async fn sigterm_releases_a_running_delivery_within_the_shutdown_timeout() {
         ("WEBHOOK_TIMEOUT_MS", "30000"),
         ("SHUTDOWN_TIMEOUT_MS", "1000"),
     ];
-    let (mut first, _) = worker_process(&env(&url, &settings)).await;
+    let (mut first, _) = worker_process(&env(&url, &broker_env, &settings)).await;
     app.create_user("sigterm@example.com").await;
     receiver.wait_for(1, Duration::from_secs(10)).await;
     let stopping = Instant::now();
@@ -211,7 +254,7 @@ async fn sigterm_releases_a_running_delivery_within_the_shutdown_timeout() {
     // Released, not abandoned: the next worker runs it at once, long
     // before the 30 s lease would have expired.
     receiver.respond(200, Duration::ZERO);
-    let (mut second, _) = worker_process(&env(&url, &settings)).await;
+    let (mut second, _) = worker_process(&env(&url, &broker_env, &settings)).await;
     receiver.wait_for(2, Duration::from_secs(5)).await;
     let log = settled(&app, hook["id"].as_str().unwrap(), Duration::from_secs(5)).await;
     assert_eq!(log[0]["status"], "succeeded");
@@ -219,13 +262,18 @@ async fn sigterm_releases_a_running_delivery_within_the_shutdown_timeout() {
     assert!(second.wait(Duration::from_secs(10)).await.success());
 }
 
-#[tokio::test]
-async fn serve_alone_delivers_in_dev() {
+async fn serve_alone_delivers_in_dev(mode: Mode) {
+    let Some(broker) = Broker::start(mode).await else {
+        return;
+    };
     let db = fresh_database().await;
     let url = database_url(&db);
     let receiver = Receiver::start().await;
     // Dev defaults: migrations on start, the worker in the process.
-    let (mut api, addr) = Process::serve(&[("DATABASE_URL", &url)]).await;
+    let mut all = vec![("DATABASE_URL", url.as_str())];
+    let broker_env = broker.env();
+    all.extend(broker_env.iter().map(|(k, v)| (*k, v.as_str())));
+    let (mut api, addr) = Process::serve(&all).await;
     post(
         addr,
         "/api/v1/webhooks",
@@ -238,4 +286,34 @@ async fn serve_alone_delivers_in_dev() {
     assert_eq!(body["data"], user);
     api.terminate();
     assert!(api.wait(Duration::from_secs(15)).await.success());
+}
+
+#[tokio::test]
+async fn a_workers_readiness_reports_its_redis() {
+    let Some(mut broker) = Broker::start(Mode::Redis).await else {
+        return;
+    };
+    let db = fresh_database().await;
+    let url = database_url(&db);
+    let broker_env = broker.env();
+    let (mut worker, probes) = worker_process(&env(&url, &broker_env, &[])).await;
+    let redis = broker.redis.as_mut().unwrap();
+    redis.kill();
+    let down = client::send(probes, "GET", "/readyz", &[], None).await;
+    assert_eq!(down.status, 503, "{:?}", down.body);
+    assert_eq!(down.json()["checks"]["database"], "ok");
+    assert_eq!(down.json()["checks"]["broker"], "unreachable");
+    redis.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ready = client::send(probes, "GET", "/readyz", &[], None).await;
+        if ready.status == 200 {
+            assert_eq!(ready.json()["checks"]["broker"], "ok");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{:?}", ready.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.terminate();
+    assert!(worker.wait(Duration::from_secs(10)).await.success());
 }

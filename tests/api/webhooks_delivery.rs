@@ -2,34 +2,67 @@
 //! as the contract's signed request; a rolled-back change sends nothing;
 //! failures are retried on the backoff schedule and end `failed`; a hanging
 //! receiver costs one timeout per attempt; deleting a subscription cancels
-//! its pending deliveries; the deliveries log and its pages.
+//! its pending deliveries; the deliveries log and its pages. Every test with
+//! a worker runs once per broker (`JOBS_BROKER=postgres` and `redis`).
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::broker::{Broker, Mode, in_both_modes};
 use crate::common::{TestApp, spawn_app_with};
 use crate::webhooks_receiver::{
     Receiver, assert_signed, deliveries, settled, start_worker, subscribe,
 };
 
-/// An app whose worker settings suit fast tests.
-async fn app(max_attempts: u32, retry_base_ms: u64, timeout_ms: u64) -> TestApp {
-    spawn_app_with(
+in_both_modes!(
+    user_changes_are_delivered_exactly_as_the_contract_says,
+    a_failing_receiver_is_retried_on_the_backoff_schedule_then_failed,
+    a_hanging_receiver_costs_one_timeout_per_attempt,
+    deleting_a_subscription_cancels_its_pending_deliveries,
+    the_outbox_and_the_worker_work_with_unnamed_statements,
+    a_name_resolving_to_a_private_address_fails_the_attempt_in_prod,
+);
+
+/// An app on `mode`'s broker whose worker settings suit fast tests (and
+/// the broker, which lives as long as the test holds it); `None` when the
+/// broker cannot run here (the test skips, saying why).
+async fn app_on(
+    mode: Mode,
+    configure: impl FnOnce(&mut backend::config::Settings),
+) -> Option<(TestApp, Broker)> {
+    let broker = Broker::start(mode).await?;
+    let app = spawn_app_with(
         |s| {
-            s.jobs.max_attempts = max_attempts;
-            s.jobs.retry_base = Duration::from_millis(retry_base_ms);
-            s.jobs.webhook_timeout = Duration::from_millis(timeout_ms);
             s.shutdown_timeout = Duration::from_secs(2);
+            broker.configure(s);
+            configure(s);
         },
         |t, _| t,
     )
+    .await;
+    Some((app, broker))
+}
+
+/// [`app_on`] with these delivery settings.
+async fn app(
+    mode: Mode,
+    max_attempts: u32,
+    retry_base_ms: u64,
+    timeout_ms: u64,
+) -> Option<(TestApp, Broker)> {
+    app_on(mode, |s| {
+        s.jobs.max_attempts = max_attempts;
+        s.jobs.retry_base = Duration::from_millis(retry_base_ms);
+        s.jobs.webhook_timeout = Duration::from_millis(timeout_ms);
+    })
     .await
 }
 
-#[tokio::test]
-async fn user_changes_are_delivered_exactly_as_the_contract_says() {
-    let app = app(3, 100, 2000).await;
+async fn user_changes_are_delivered_exactly_as_the_contract_says(mode: Mode) {
+    let Some((app, _broker)) = app(mode, 3, 100, 2000).await else {
+        return;
+    };
     let receiver = Receiver::start().await;
     let all = subscribe(
         &app,
@@ -133,7 +166,7 @@ async fn user_changes_are_delivered_exactly_as_the_contract_says() {
 
 #[tokio::test]
 async fn a_rolled_back_change_delivers_nothing() {
-    let app = app(3, 100, 2000).await;
+    let app = app(Mode::Postgres, 3, 100, 2000).await.unwrap().0;
     let receiver = Receiver::start().await;
     let hook = subscribe(&app, &receiver.url(), &["user.created", "user.updated"]).await;
     app.create_user("taken@example.com").await;
@@ -167,9 +200,10 @@ async fn a_rolled_back_change_delivers_nothing() {
     assert_eq!(jobs, 2);
 }
 
-#[tokio::test]
-async fn a_failing_receiver_is_retried_on_the_backoff_schedule_then_failed() {
-    let app = app(4, 200, 2000).await;
+async fn a_failing_receiver_is_retried_on_the_backoff_schedule_then_failed(mode: Mode) {
+    let Some((app, _broker)) = app(mode, 4, 200, 2000).await else {
+        return;
+    };
     let receiver = Receiver::start().await;
     receiver.respond(500, Duration::ZERO);
     let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
@@ -197,9 +231,10 @@ async fn a_failing_receiver_is_retried_on_the_backoff_schedule_then_failed() {
     }
 }
 
-#[tokio::test]
-async fn a_hanging_receiver_costs_one_timeout_per_attempt() {
-    let app = app(2, 50, 300).await;
+async fn a_hanging_receiver_costs_one_timeout_per_attempt(mode: Mode) {
+    let Some((app, _broker)) = app(mode, 2, 50, 300).await else {
+        return;
+    };
     let receiver = Receiver::start().await;
     receiver.respond(200, Duration::from_secs(30));
     let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
@@ -222,9 +257,10 @@ async fn a_hanging_receiver_costs_one_timeout_per_attempt() {
     );
 }
 
-#[tokio::test]
-async fn deleting_a_subscription_cancels_its_pending_deliveries() {
-    let app = app(5, 60_000, 2000).await;
+async fn deleting_a_subscription_cancels_its_pending_deliveries(mode: Mode) {
+    let Some((app, _broker)) = app(mode, 5, 60_000, 2000).await else {
+        return;
+    };
     let receiver = Receiver::start().await;
     receiver.respond(503, Duration::ZERO);
     let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
@@ -254,7 +290,7 @@ async fn deleting_a_subscription_cancels_its_pending_deliveries() {
 
 #[tokio::test]
 async fn the_deliveries_log_is_paged_newest_first() {
-    let app = app(3, 100, 2000).await;
+    let app = app(Mode::Postgres, 3, 100, 2000).await.unwrap().0;
     let hook = subscribe(&app, "https://hooks.example.com/x", &["user.created"]).await;
     let id = hook["id"].as_str().unwrap();
     for i in 0..3 {
@@ -291,16 +327,15 @@ async fn the_deliveries_log_is_paged_newest_first() {
     }
 }
 
-#[tokio::test]
-async fn the_outbox_and_the_worker_work_with_unnamed_statements() {
-    let app = spawn_app_with(
-        |s| {
-            s.statement_cache = false;
-            s.jobs.retry_base = Duration::from_millis(100);
-        },
-        |t, _| t,
-    )
-    .await;
+async fn the_outbox_and_the_worker_work_with_unnamed_statements(mode: Mode) {
+    let Some((app, _broker)) = app_on(mode, |s| {
+        s.statement_cache = false;
+        s.jobs.retry_base = Duration::from_millis(100);
+    })
+    .await
+    else {
+        return;
+    };
     let receiver = Receiver::start().await;
     let hook = subscribe(&app, &receiver.url(), &["user.created", "user.deleted"]).await;
     let (_stop, _worker) = start_worker(&app);
@@ -313,16 +348,15 @@ async fn the_outbox_and_the_worker_work_with_unnamed_statements() {
     assert!(log.iter().all(|d| d["status"] == "succeeded"));
 }
 
-#[tokio::test]
-async fn a_name_resolving_to_a_private_address_fails_the_attempt_in_prod() {
-    let app = spawn_app_with(
-        |s| {
-            s.jobs.allow_private_networks = false;
-            s.jobs.max_attempts = 1;
-        },
-        |t, _| t,
-    )
-    .await;
+async fn a_name_resolving_to_a_private_address_fails_the_attempt_in_prod(mode: Mode) {
+    let Some((app, _broker)) = app_on(mode, |s| {
+        s.jobs.allow_private_networks = false;
+        s.jobs.max_attempts = 1;
+    })
+    .await
+    else {
+        return;
+    };
     let receiver = Receiver::start().await;
     // A name passes the literal check; it is resolved at delivery.
     let url = format!("http://localhost:{}/hook", receiver.addr.port());

@@ -4,9 +4,11 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod broker;
 pub mod client;
 pub mod pg;
 pub mod ports;
+pub mod redis;
 pub mod tools;
 
 use std::cell::RefCell;

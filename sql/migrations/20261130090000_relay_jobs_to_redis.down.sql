@@ -1,0 +1,2 @@
+-- Reverts: relay jobs to redis
+ALTER TABLE jobs DROP COLUMN relayed_at;
