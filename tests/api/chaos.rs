@@ -260,26 +260,30 @@ async fn lock_users(app: &TestApp, mode: &str) -> tokio_postgres::Client {
     client
 }
 
-async fn waiting_backends(app: &TestApp) -> i64 {
-    app.db_client()
-        .await
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backend' AND datname = current_database() AND wait_event_type = 'Lock'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
+/// Waits until `n` of the app's connections wait for a lock, checking
+/// every 10 ms; fails the test if they do not within 10 s.
 async fn wait_for_waiting(app: &TestApp, n: i64) {
-    for _ in 0..200 {
-        if waiting_backends(app).await >= n {
+    let client = app.db_client().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backend' \
+                 AND datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting >= n {
             return;
         }
+        assert!(
+            Instant::now() < deadline,
+            "{n} requests never reached the database ({waiting} did)"
+        );
         tokio::time::sleep(MS(10)).await;
     }
-    panic!("{n} requests never reached the database");
 }
 
 #[tokio::test]
