@@ -66,6 +66,12 @@ async fn an_in_flight_request_completes_during_graceful_shutdown() {
 #[tokio::test]
 async fn idle_keep_alive_connections_are_closed_at_once_on_shutdown() {
     let app = spawn_app().await;
+    // One connection accepted but silent: it has not sent a request yet.
+    // It is made first: the listener's queue is first in, first out, so
+    // once the connections made after it have been served, the server has
+    // accepted it too (the drain counts it; it is not still in the kernel's
+    // queue).
+    let mut silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let mut idle = Vec::new();
     for _ in 0..3 {
         let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
@@ -78,9 +84,6 @@ async fn idle_keep_alive_connections_are_closed_at_once_on_shutdown() {
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "served first");
         idle.push(stream);
     }
-    // One connection accepted but silent: it has not sent a request yet.
-    let mut silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
     let shutdown = tokio::spawn(app.shutdown());
     for mut stream in idle {
@@ -141,20 +144,36 @@ async fn the_binary_finishes_an_in_flight_request_on_sigterm_and_exits_0() {
     .await;
 
     // A request in flight: headers sent, half of the body still to come.
+    // With `expect: 100-continue` the server says when the app starts
+    // reading the body, so the request is known to be inside it, not just
+    // sent.
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+        .write_all(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\
+              Expect: 100-continue\r\n\r\n12345",
+        )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut interim = [0u8; CONTINUE.len()];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut interim))
+        .await
+        .expect("the server reads the body")
+        .unwrap();
+    assert_eq!(&interim, CONTINUE, "{}", String::from_utf8_lossy(&interim));
     process.terminate();
-    process
+    let draining = process
         .wait_for_line(
             |l| l.contains("no longer accepting"),
             Duration::from_secs(5),
         )
         .await
         .expect("the drain starts");
+    let draining: serde_json::Value = serde_json::from_str(&draining).unwrap();
+    assert_eq!(
+        draining["connections"], 1,
+        "the drain waits for the request's connection: {draining}"
+    );
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer accepting"
@@ -170,6 +189,10 @@ async fn the_binary_finishes_an_in_flight_request_on_sigterm_and_exits_0() {
     let status = process.wait(Duration::from_secs(10)).await;
     assert_eq!(status.code(), Some(0), "stdout: {:?}", process.seen);
 }
+
+/// The interim answer to `expect: 100-continue`, sent when the app first
+/// reads the request body.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// The URL form of a test database config, for the binary's environment.
 pub fn database_url(db: &tokio_postgres::Config) -> String {
