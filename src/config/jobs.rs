@@ -18,7 +18,36 @@ pub enum JobsBroker {
     Redis {
         /// `REDIS_URL`.
         url: RedisUrl,
+        /// `REDIS_CA_FILE`: the certificates that sign the server's, for a
+        /// `rediss://` server with a private CA (otherwise Mozilla's roots).
+        ca: Option<RedisCa>,
     },
+}
+
+/// The PEM certificates of `REDIS_CA_FILE`, read at start-up.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisCa(Vec<u8>);
+
+impl RedisCa {
+    /// Reads `path`; the error says why it cannot be used.
+    pub fn read(path: &str) -> Result<Self, String> {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(format!("{path} holds no PEM certificate"));
+        }
+        Ok(Self(pem))
+    }
+
+    /// The PEM bytes.
+    pub fn pem(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RedisCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisCa({} bytes)", self.0.len())
+    }
 }
 
 /// `REDIS_URL`, checked at start-up: `redis://` (TCP), `rediss://` (TLS)
@@ -102,9 +131,23 @@ pub(super) fn parse(p: &mut Parser<'_>, app_env: AppEnv) -> Jobs {
     let redis_url = (p.lookup)("REDIS_URL")
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty());
+    let ca = (p.lookup)("REDIS_CA_FILE")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
     let broker = match (broker.as_str(), redis_url) {
         ("redis", Some(url)) => match RedisUrl::parse(&url) {
-            Ok(url) => JobsBroker::Redis { url },
+            Ok(url) => {
+                let ca = ca.and_then(|path| {
+                    if !url.as_str().starts_with("rediss://") {
+                        p.fail("REDIS_CA_FILE", "needs a rediss:// REDIS_URL".into());
+                        return None;
+                    }
+                    RedisCa::read(&path)
+                        .map_err(|e| p.fail("REDIS_CA_FILE", e))
+                        .ok()
+                });
+                JobsBroker::Redis { url, ca }
+            }
             Err(e) => {
                 p.fail("REDIS_URL", e);
                 JobsBroker::Postgres
@@ -194,6 +237,22 @@ mod tests {
         );
         let bad_scheme = jobs(&[("JOBS_BROKER", "redis"), ("REDIS_URL", "http://x")]).unwrap_err();
         assert_eq!(bad_scheme.0[0].variable, "REDIS_URL");
+        let plain_with_ca = jobs(&[
+            ("JOBS_BROKER", "redis"),
+            ("REDIS_URL", "redis://cache"),
+            ("REDIS_CA_FILE", "/etc/hostname"),
+        ]);
+        assert_eq!(plain_with_ca.unwrap_err().0[0].variable, "REDIS_CA_FILE");
+        let not_pem = jobs(&[
+            ("JOBS_BROKER", "redis"),
+            ("REDIS_URL", "rediss://cache"),
+            ("REDIS_CA_FILE", "Cargo.toml"),
+        ]);
+        let not_pem = not_pem.unwrap_err();
+        assert!(
+            not_pem.0[0].reason.contains("no PEM certificate"),
+            "{not_pem:?}"
+        );
         let bad_port = jobs(&[("JOBS_BROKER", "redis"), ("REDIS_URL", "redis://cache:x")]);
         assert_eq!(bad_port.unwrap_err().0[0].variable, "REDIS_URL");
         let socket = jobs(&[

@@ -21,7 +21,7 @@ mod tls;
 pub use auth::{AuthMode, OidcSettings, auth_from_env};
 pub use connections::Connections;
 pub use database::DatabaseUrl;
-pub use jobs::{Jobs, JobsBroker, RedisUrl};
+pub use jobs::{Jobs, JobsBroker, RedisCa, RedisUrl};
 use parse::{Parser, int_in, parse_bool, parse_origins};
 pub use telemetry::{Telemetry, TraceSampler};
 pub use tls::{DbTls, Roots, SslMode};

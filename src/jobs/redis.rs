@@ -27,13 +27,13 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnec
 use ::redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
 };
-use ::redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisError};
+use ::redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisError, TlsCertificates};
 use tokio::sync::{Mutex, Notify};
 use uuid::Uuid;
 
 use super::Job;
 use super::postgres::PgBroker;
-use crate::config::RedisUrl;
+use crate::config::{RedisCa, RedisUrl};
 use crate::error::BoxError;
 
 /// The stream jobs are relayed to.
@@ -78,10 +78,26 @@ impl fmt::Debug for Redis {
 }
 
 impl Redis {
-    /// The server at `url`; nothing is connected until first use.
-    pub fn new(url: &RedisUrl, connect_timeout: Duration) -> Result<Self, BoxError> {
+    /// The server at `url` (its certificate checked against `ca` when
+    /// given, otherwise Mozilla's roots); nothing is connected until first
+    /// use.
+    pub fn new(
+        url: &RedisUrl,
+        ca: Option<&RedisCa>,
+        connect_timeout: Duration,
+    ) -> Result<Self, BoxError> {
+        let client = match ca {
+            Some(ca) => Client::build_with_tls(
+                url.as_str(),
+                TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.pem().to_vec()),
+                },
+            )?,
+            None => Client::open(url.as_str())?,
+        };
         Ok(Self {
-            client: Client::open(url.as_str())?,
+            client,
             connect_timeout,
             commands: Arc::default(),
         })

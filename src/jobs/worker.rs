@@ -61,8 +61,8 @@ impl Worker {
         let state = PgBroker::new(pool.clone(), name.clone(), settings.jobs.lease);
         let broker = match &settings.jobs.broker {
             JobsBroker::Postgres => Broker::Postgres { queue: state, wake },
-            JobsBroker::Redis { url } => {
-                let redis = Redis::new(url, settings.connect_timeout)
+            JobsBroker::Redis { url, ca } => {
+                let redis = Redis::new(url, ca.as_ref(), settings.connect_timeout)
                     .map_err(|e| StartError(format!("REDIS_URL: {e}")))?;
                 let relay = Relay::new(pool, redis.clone(), settings.jobs.lease);
                 tokio::spawn(relay.run(Arc::clone(&wake), stop));

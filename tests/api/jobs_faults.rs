@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::binary::{Process, command};
 use crate::common::broker::{Broker, Mode, in_both_modes};
+use crate::common::redis::RedisServer;
 use crate::common::{TestApp, client, fresh_database, spawn_app_with};
 use crate::lifecycle::database_url;
 use crate::webhooks_receiver::{Receiver, settled, start_worker, subscribe};
@@ -314,6 +315,41 @@ async fn a_workers_readiness_reports_its_redis() {
         assert!(Instant::now() < deadline, "{:?}", ready.body);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    worker.terminate();
+    assert!(worker.wait(Duration::from_secs(10)).await.success());
+}
+
+#[tokio::test]
+async fn rediss_checks_the_servers_certificate_against_redis_ca_file() {
+    let Some((_redis, port, ca)) = RedisServer::start_tls_or_skip().await else {
+        return;
+    };
+    let app = spawn_app_with(|_| {}, |t, _| t).await;
+    let url = database_url(&app.db);
+    let receiver = Receiver::start().await;
+    let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
+    let redis_url = format!("rediss://127.0.0.1:{port}");
+    let ca = ca.display().to_string();
+    let trusted = [
+        ("JOBS_BROKER", "redis"),
+        ("REDIS_URL", redis_url.as_str()),
+        ("REDIS_CA_FILE", ca.as_str()),
+    ];
+    let (mut worker, probes) = worker_process(&env(&url, &[], &trusted)).await;
+    let ready = client::send(probes, "GET", "/readyz", &[], None).await;
+    assert_eq!(ready.status, 200, "{:?}", ready.body);
+    app.create_user("tls@example.com").await;
+    let log = settled(&app, hook["id"].as_str().unwrap(), Duration::from_secs(10)).await;
+    assert_eq!(log[0]["status"], "succeeded");
+    worker.terminate();
+    assert!(worker.wait(Duration::from_secs(10)).await.success());
+
+    // Without the CA, Mozilla's roots do not vouch for the test CA.
+    let untrusted = [("JOBS_BROKER", "redis"), ("REDIS_URL", redis_url.as_str())];
+    let (mut worker, probes) = worker_process(&env(&url, &[], &untrusted)).await;
+    let refused = client::send(probes, "GET", "/readyz", &[], None).await;
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    assert_eq!(refused.json()["checks"]["broker"], "unreachable");
     worker.terminate();
     assert!(worker.wait(Duration::from_secs(10)).await.success());
 }

@@ -38,6 +38,7 @@ impl Broker {
         if let Some(redis) = &self.redis {
             settings.jobs.broker = JobsBroker::Redis {
                 url: RedisUrl::parse(&redis.url()).expect("a Redis URL"),
+                ca: None,
             };
         }
     }

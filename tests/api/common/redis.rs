@@ -16,6 +16,8 @@ pub struct RedisServer {
     bin: PathBuf,
     dir: PathBuf,
     child: Child,
+    /// Options beyond the Unix socket (TLS).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -26,10 +28,48 @@ impl RedisServer {
         let dir =
             std::env::temp_dir().join(format!("backend-redis-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let child = spawn(&bin, &dir);
-        let server = Self { bin, dir, child };
+        let child = spawn(&bin, &dir, &[]);
+        let mut server = Self {
+            bin,
+            dir,
+            child,
+            extra: Vec::new(),
+        };
         server.wait_ready().await;
         Some(server)
+    }
+
+    /// Starts a server that also speaks TLS on a loopback port (chosen at
+    /// random; another is tried when it is taken), its certificate for
+    /// `127.0.0.1` signed by a CA of the test's own. Returns it, the port
+    /// and the CA's PEM file; `None` as [`Self::start_or_skip`] does.
+    pub async fn start_tls_or_skip() -> Option<(Self, u16, PathBuf)> {
+        let mut server = Self::start_or_skip().await?;
+        let ca = certificates(&server.dir);
+        let dir = server.dir.clone();
+        for _ in 0..10 {
+            let port = 20_000 + u16::try_from(uuid::Uuid::new_v4().as_u128() % 40_000).unwrap();
+            server.kill();
+            let _ = std::fs::remove_file(server.socket());
+            server.extra = [
+                "--tls-port".into(),
+                port.to_string(),
+                "--tls-cert-file".into(),
+                dir.join("server.pem").display().to_string(),
+                "--tls-key-file".into(),
+                dir.join("server.key").display().to_string(),
+                "--tls-ca-cert-file".into(),
+                ca.display().to_string(),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ]
+            .into();
+            server.child = spawn(&server.bin, &dir, &server.extra);
+            if server.started().await {
+                return Some((server, port, ca));
+            }
+        }
+        panic!("redis-server found no free port for TLS in ten tries");
     }
 
     /// The socket's path.
@@ -47,7 +87,7 @@ impl RedisServer {
     pub async fn restart(&mut self) {
         self.kill();
         let _ = std::fs::remove_file(self.socket());
-        self.child = spawn(&self.bin, &self.dir);
+        self.child = spawn(&self.bin, &self.dir, &self.extra);
         self.wait_ready().await;
     }
 
@@ -67,11 +107,20 @@ impl RedisServer {
         Ok(String::from_utf8_lossy(&reply[..n]).into_owned())
     }
 
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) {
+        assert!(self.started().await, "redis-server did not start");
+    }
+
+    /// Whether the server answers (`false`: it exited, e.g. its port was
+    /// taken).
+    async fn started(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if self.command("PING").is_ok_and(|r| r.starts_with("+PONG")) {
-                return;
+                return true;
+            }
+            if self.child.try_wait().is_ok_and(|s| s.is_some()) {
+                return false;
             }
             assert!(Instant::now() < deadline, "redis-server did not start");
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -79,7 +128,70 @@ impl RedisServer {
     }
 }
 
-fn spawn(bin: &std::path::Path, dir: &std::path::Path) -> Child {
+/// A CA and a server certificate for `127.0.0.1` it signs, made with
+/// openssl in `dir`; returns the CA's PEM file.
+fn certificates(dir: &std::path::Path) -> PathBuf {
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=backend test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+    dir.join("ca.pem")
+}
+
+fn spawn(bin: &std::path::Path, dir: &std::path::Path, extra: &[String]) -> Child {
     Command::new(bin)
         .args(["--port", "0", "--unixsocket"])
         .arg(dir.join("redis.sock"))
@@ -91,6 +203,7 @@ fn spawn(bin: &std::path::Path, dir: &std::path::Path) -> Child {
             "--appendonly",
             "no",
         ])
+        .args(extra)
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
