@@ -29,7 +29,7 @@ use crate::{auth, health, openapi, users, webhooks};
 /// the same list. Adding a resource is one line here.
 pub const RESOURCES: &[Resource] = &[health::RESOURCE, users::RESOURCE, webhooks::RESOURCE];
 
-/// The job runner of this process, with every job kind the service has
+/// The job runner of this process, with the job kinds of every resource
 /// (webhook deliveries); it runs until `stop` turns true.
 ///
 /// It has a pool of its own, `2 × WORKER_CONCURRENCY + 2` connections (a
@@ -44,7 +44,10 @@ pub fn worker(
     let mut settings = state.settings.clone();
     settings.pool_size = settings.jobs.concurrency * 2 + 2;
     let pool = crate::db::build_pool(&settings)?;
-    let handlers = webhooks::delivery::Delivery::handlers(&settings, pool.clone())?;
+    let mut handlers = crate::jobs::Handlers::default();
+    for jobs in RESOURCES.iter().filter_map(|resource| resource.jobs) {
+        handlers = handlers.merge(jobs(&settings, pool.clone())?);
+    }
     Ok(crate::jobs::worker::Worker::start(
         &settings, pool, handlers, stop,
     )?)

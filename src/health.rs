@@ -27,6 +27,7 @@ pub const RESOURCE: Resource = Resource {
     name: "health",
     routes,
     openapi: describe,
+    jobs: None,
 };
 
 /// The probes' paths: exempt from load shedding, so a busy service is not

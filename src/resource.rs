@@ -2,12 +2,16 @@
 
 use std::fmt;
 
+use crate::config::Settings;
+use crate::db::Pool;
+use crate::error::BoxError;
+use crate::jobs::Handlers;
 use crate::openapi::Document;
 use crate::router::RouteTable;
 use crate::state::AppState;
 
-/// A feature's contribution to the service: its routes and its part of the
-/// OpenAPI document.
+/// A feature's contribution to the service: its routes, its part of the
+/// OpenAPI document, and the job kinds its worker side runs.
 ///
 /// Adding a resource is a folder that exports one of these, its migration,
 /// its tests, and one line in [`crate::app::RESOURCES`].
@@ -19,7 +23,13 @@ pub struct Resource {
     pub routes: fn(RouteTable, &AppState) -> RouteTable,
     /// Adds the resource's paths, tags and schemas to the document.
     pub openapi: fn(&mut Document),
+    /// The handlers of the job kinds it enqueues, given the worker's
+    /// settings and pool (`None`: it has no jobs).
+    pub jobs: Option<JobHandlers>,
 }
+
+/// Builds a resource's job handlers from the worker's settings and pool.
+pub type JobHandlers = fn(&Settings, Pool) -> Result<Handlers, BoxError>;
 
 impl fmt::Debug for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -105,6 +105,13 @@ impl Handlers {
         self
     }
 
+    /// These handlers and `other`'s (a kind in both: `other`'s).
+    #[must_use]
+    pub fn merge(mut self, other: Self) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+
     /// The handler of `kind`, if any.
     pub fn get(&self, kind: &str) -> Option<Arc<dyn Handler>> {
         self.0.get(kind).cloned()

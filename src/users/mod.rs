@@ -28,6 +28,7 @@ pub const RESOURCE: Resource = Resource {
     name: "users",
     routes,
     openapi: openapi::describe,
+    jobs: None,
 };
 
 /// Reading users (GET and HEAD).

@@ -40,6 +40,7 @@ pub const RESOURCE: Resource = Resource {
     name: "webhooks",
     routes,
     openapi: openapi::describe,
+    jobs: Some(delivery::Delivery::handlers),
 };
 
 /// Reading subscriptions and deliveries (GET and HEAD).
