@@ -8,11 +8,8 @@
 //! `make bench` or `TEST_DATABASE_URL=... cargo bench --bench db`
 
 use std::hint::black_box;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use backend::config::{DatabaseUrl, Settings};
-use backend::state::AppState;
 use backend::users::model::{Email, FullName, NewUser, UserPatch};
 use backend::users::repository;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -21,34 +18,10 @@ use tower::ServiceExt;
 mod common;
 
 fn db(c: &mut Criterion) {
-    let Some(admin) = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .or_else(|| std::env::var("DATABASE_URL").ok())
-    else {
-        eprintln!(
-            "db bench skipped: set TEST_DATABASE_URL (or run `make bench`) to measure database round trips"
-        );
+    let Some((runtime, state)) = common::database_state("db") else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let state = runtime.block_on(async {
-        let admin = tokio_postgres::Config::from_str(&admin).unwrap();
-        let (client, connection) = admin.connect(backend::db::tls::connector()).await.unwrap();
-        tokio::spawn(connection);
-        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let mut config = admin.clone();
-        config.dbname(&name);
-        let state =
-            AppState::new(Settings::for_database(DatabaseUrl::from_config(config))).unwrap();
-        backend::db::prepare(&state.settings).await.unwrap();
+    runtime.block_on(async {
         let db = state.pool.db().await.unwrap();
         for i in 0..1000 {
             let new = NewUser {
@@ -60,7 +33,6 @@ fn db(c: &mut Criterion) {
                 .await
                 .unwrap();
         }
-        state
     });
     let (id, path) = runtime.block_on(async {
         let db = state.pool.db().await.unwrap();
