@@ -48,7 +48,7 @@ measure() {
   local name=$1 binary=$2 p
   p=$(port)
   rm -f "$out/$name".*
-  DATABASE_URL=$url PORT=$p APP_ENV=prod LOG_FORMAT=json LOG_LEVEL=info \
+  DATABASE_URL=$url PORT=$p APP_ENV=prod AUTH_MODE=none LOG_FORMAT=json LOG_LEVEL=info \
     valgrind --tool=callgrind --callgrind-out-file="$out/$name" "$binary" serve >/dev/null 2>"$out/$name.valgrind.log" &
   local vpid=$!
   until curl -sf -o /dev/null "http://127.0.0.1:$p/api/v1/users"; do sleep 0.2; done

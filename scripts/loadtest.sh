@@ -102,7 +102,7 @@ for name in floor backend; do
   if [ "$name" = floor ]; then
     DATABASE_URL=$url PORT=$port target/release/examples/floor &
   else
-    DATABASE_URL=$url PORT=$port APP_ENV=prod LOG_FORMAT=json LOG_LEVEL=info \
+    DATABASE_URL=$url PORT=$port APP_ENV=prod AUTH_MODE=none LOG_FORMAT=json LOG_LEVEL=info \
       target/release/backend serve > "$out/backend.log" &
   fi
   pid_of[$name]=$!
