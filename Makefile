@@ -90,7 +90,7 @@ contract: ## property-based contract test (Schemathesis, all checks) against the
 bench: ## criterion benches: router, stack, json, and db against a throwaway PostgreSQL
 	scripts/with-test-db.sh $(CARGO) bench --locked
 
-loadtest: ## the server (prod config, JSON logs) against the floor example, same run: target/loadtest/report.md
+loadtest: ## the server (prod config, JSON logs) against the floor example, and GET with a bearer token, tracing at 100 %, metrics on (LOADTEST_VARIANTS), same run: target/loadtest/report.md
 	scripts/loadtest.sh
 
 instructions: ## instructions per request (callgrind) of the server and the floor: repeatable on a noisy machine
