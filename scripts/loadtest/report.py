@@ -69,7 +69,7 @@ def variants_table(rounds, floor_cpu, ticks):
         out.append(
             f"| {LABELS[name]} | {rps:.0f} | {rps / base_rps:.2f} | {median(4)} | {median(5)} | {median(6)} "
             f"| {sum(int(r[7]) for r in rows.values())} | {c:.4f} | {c / base_cpu:.2f} "
-            f"| {per_round[0]:.2f}–{per_round[-1]:.2f} | {c / floor_cpu:.2f} |"
+            f"| {'-' if name == 'backend' else f'{per_round[0]:.2f}–{per_round[-1]:.2f}'} | {c / floor_cpu:.2f} |"
         )
     return out
 
