@@ -90,11 +90,11 @@ contract: ## property-based contract test (Schemathesis, all checks) against the
 bench: ## criterion benches: router, stack, json, and db against a throwaway PostgreSQL
 	scripts/with-test-db.sh $(CARGO) bench --locked
 
-loadtest: ## the server (prod config, JSON logs) against the floor example, same run: target/loadtest/report.md
+loadtest: ## the server (prod config, JSON logs) against the floor example, and GET with a bearer token, tracing at 100 %, metrics on (LOADTEST_VARIANTS), same run: target/loadtest/report.md
 	scripts/loadtest.sh
 
-instructions: ## instructions per request (callgrind) of the server and the floor: repeatable on a noisy machine
-	scripts/instructions.sh get
+instructions: ## instructions per request (callgrind) of the server and the floor, or SERVERS="backend backend-auth backend-tracing backend-metrics": repeatable on a noisy machine
+	scripts/instructions.sh get "$(or $(SERVERS),both)"
 
 fuzz: ## fuzz body and query parsing, FUZZ_SECONDS (default 60) per target (nightly + cargo-fuzz)
 	scripts/fuzz.sh

@@ -2,17 +2,40 @@
 # The load test: the real server in production configuration against the
 # floor (examples/floor.rs), same machine, same database, same run.
 #
-#   scripts/loadtest.sh            quick mode (5 s per measurement, < 2 min)
+#   scripts/loadtest.sh            quick mode (5 s per measurement, ~4 min)
 #   LOADTEST_SECONDS=20 scripts/loadtest.sh
+#   LOADTEST_VARIANTS="auth" scripts/loadtest.sh   (default "auth tracing metrics"; "" for none)
+#   LOADTEST_ROUNDS=5 scripts/loadtest.sh          (rounds of the variants, default 3)
 #
 # Per endpoint (GET by random id, first list page, create) and server:
 # requests/s at saturation (64 connections), p50/p99/p99.9 at a fixed
 # moderate rate, errors, server CPU-seconds per 1,000 requests (from
 # /proc/PID/stat), peak RSS, and time to ready. Writes target/loadtest/report.md.
+#
+# The variants are the backend with one feature on, each its own process
+# beside the others, measured on GET by id in rounds that alternate them
+# with the plain backend:
+#   auth     AUTH_MODE=oidc; every request carries a bearer token (RS256)
+#            from the local OpenID Provider tools/oidc-provider (Node.js),
+#            whose discovery and JWKS the server fetches over http on
+#            127.0.0.1. Prod requires https URLs for both and the server
+#            trusts only the webpki roots, so this variant runs with
+#            APP_ENV=dev and every other setting whose default depends on
+#            APP_ENV set to its prod value.
+#   tracing  OTEL_TRACES_SAMPLER=always_on, exported over OTLP/HTTP to
+#            scripts/loadtest/otlp_sink.py on 127.0.0.1, which counts the
+#            spans it receives (the endpoint also turns on OTLP metrics).
+#   metrics  METRICS_ADDR: the instruments and the /metrics listener.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+variants=${LOADTEST_VARIANTS-auth tracing metrics}
+for v in $variants; do
+  case $v in auth | tracing | metrics) ;; *) echo "loadtest: unknown variant $v (auth, tracing, metrics)" >&2; exit 2 ;; esac
+done
+wants() { [[ " $variants " == *" $1 "* ]]; }
 root=$(pwd)
 seconds=${LOADTEST_SECONDS:-5}
+rounds=${LOADTEST_ROUNDS:-3}         # of the variants, alternated with the plain backend
 rate=${LOADTEST_RATE:-2000}          # fixed moderate rate, requests/s in total
 paced_connections=16
 out=target/loadtest
@@ -61,87 +84,212 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 now_ms() { date +%s%3N; }
 
-# measure NAME PID PORT ENDPOINT -> appends a row to $out/rows.tsv
+# wrk_result FIELD LINE: one field of a RESULT line of common.lua (or of the
+# sink's stats)
+wrk_result() { sed -E "s/(^|.* )$1=([0-9]+).*/\\2/" <<<"$2"; }
+
+# measure ROUND NAME ENDPOINT [WRK_ARG...]: a warm-up (unless ROUND is 2 or
+# more), saturation with CPU ticks counted, then the paced run for latency;
+# appends a row to $out/rows.tsv and adds every request sent to served[NAME]
 measure() {
-  local name=$1 pid=$2 port=$3 endpoint=$4
-  export LOADTEST_RUN="$name-$endpoint-$RANDOM"
-  LOADTEST_PACE_MS=0 wrk -t2 -c64 -d2s -s "scripts/loadtest/$endpoint.lua" "http://127.0.0.1:$port" >/dev/null
-  local before after saturated paced
+  local round=$1 name=$2 endpoint=$3
+  shift 3
+  local pid=${pid_of[$name]} target="http://127.0.0.1:${port_of[$name]}" script="scripts/loadtest/$endpoint.lua"
+  local warm="RESULT requests=0" before after saturated paced
+  if [ "$round" = - ] || [ "$round" = 1 ]; then
+    export LOADTEST_RUN="$name-$endpoint-$RANDOM"
+    warm=$(LOADTEST_PACE_MS=0 wrk -t2 -c64 -d2s "$@" -s "$script" "$target" | grep '^RESULT')
+  fi
   before=$(cpu_ticks "$pid")
   export LOADTEST_RUN="$name-$endpoint-sat-$RANDOM"
-  saturated=$(LOADTEST_PACE_MS=0 wrk -t2 -c64 -d"${seconds}s" -s "scripts/loadtest/$endpoint.lua" "http://127.0.0.1:$port" | grep '^RESULT')
+  saturated=$(LOADTEST_PACE_MS=0 wrk -t2 -c64 -d"${seconds}s" "$@" -s "$script" "$target" | grep '^RESULT')
   after=$(cpu_ticks "$pid")
-  local pace_ms=$(( paced_connections * 1000 / rate ))
   export LOADTEST_RUN="$name-$endpoint-paced-$RANDOM"
-  paced=$(LOADTEST_PACE_MS=$pace_ms wrk -t2 -c$paced_connections -d"${seconds}s" -s "scripts/loadtest/$endpoint.lua" "http://127.0.0.1:$port" | grep '^RESULT')
-  local requests errors p50 p99 p999 perrors
-  requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$saturated")
-  errors=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$saturated")
-  perrors=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$paced")
-  p50=$(sed -E 's/.*p50=([0-9]+).*/\1/' <<<"$paced")
-  p99=$(sed -E 's/.*p99=([0-9]+).*/\1/' <<<"$paced")
-  p999=$(sed -E 's/.*p999=([0-9]+).*/\1/' <<<"$paced")
-  local rps cpu
+  paced=$(LOADTEST_PACE_MS=$(( paced_connections * 1000 / rate )) wrk -t2 -c$paced_connections -d"${seconds}s" "$@" \
+    -s "$script" "$target" | grep '^RESULT')
+  local n
+  for n in "$warm" "$saturated" "$paced"; do
+    served[$name]=$(( ${served[$name]:-0} + $(wrk_result requests "$n") ))
+  done
+  local requests rps cpu errors
+  requests=$(wrk_result requests "$saturated")
   rps=$(awk -v r="$requests" -v s="$seconds" 'BEGIN {printf "%.0f", r / s}')
-  cpu=$(awk -v b="$before" -v a="$after" -v t="$ticks" -v r="$requests" 'BEGIN {printf "%.3f", (a - b) / t / r * 1000}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$endpoint" "$name" "$rps" "$p50" "$p99" "$p999" "$((errors + perrors))" "$cpu" >> "$out/rows.tsv"
-  echo "loadtest: $name $endpoint: $rps req/s, p99 ${p99} us, cpu $cpu s/1k" >&2
+  cpu=$(awk -v b="$before" -v a="$after" -v t="$ticks" -v r="$requests" 'BEGIN {printf "%.4f", (a - b) / t / r * 1000}')
+  errors=$(( $(wrk_result errors "$saturated") + $(wrk_result errors "$paced") ))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$endpoint" "$name" "$rps" \
+    "$(wrk_result p50 "$paced")" "$(wrk_result p99 "$paced")" "$(wrk_result p999 "$paced")" "$errors" "$cpu" \
+    "$requests" "$(( after - before ))" >> "$out/rows.tsv"
+  local label=$endpoint
+  if [ "$round" != - ]; then label+=" (round $round)"; fi
+  echo "loadtest: $name $label: $rps req/s, p99 $(wrk_result p99 "$paced") us, cpu $cpu s/1k" >&2
 }
 
 reset_writes() {
   psql "$url" -q -c "DELETE FROM users WHERE email LIKE '%@load.example'" -c "VACUUM ANALYZE users"
 }
 
-: > "$out/rows.tsv"
-declare -A pid_of port_of rss ready
-# Both servers run side by side; each endpoint is measured on the floor,
-# then on the backend, from the same database state.
-for name in floor backend; do
+# start NAME PROBE COMMAND... : runs COMMAND with PORT set, its output in
+# $out/NAME.log, and waits for a 200 from PROBE
+start() {
+  local name=$1 probe=$2
+  shift 2
+  local port started
   port=$(free_port)
   started=$(now_ms)
-  if [ "$name" = floor ]; then
-    DATABASE_URL=$url PORT=$port target/release/examples/floor &
-  else
-    DATABASE_URL=$url PORT=$port APP_ENV=prod LOG_FORMAT=json LOG_LEVEL=info \
-      target/release/backend serve > "$out/backend.log" &
-  fi
+  env PORT="$port" "$@" > "$out/$name.log" 2>&1 &
   pid_of[$name]=$!
   port_of[$name]=$port
   pids+=("$!")
-  probe=/readyz
-  [ "$name" = floor ] && probe=/api/v1/users
-  until curl -sf -o /dev/null "http://127.0.0.1:$port$probe"; do sleep 0.002; done
+  until curl -sf -o /dev/null "http://127.0.0.1:$port$probe"; do
+    kill -0 "${pid_of[$name]}" 2>/dev/null || { echo "loadtest: $name exited; see $out/$name.log" >&2; exit 1; }
+    sleep 0.002
+  done
   ready[$name]=$(( $(now_ms) - started ))
-done
+}
+
+# stop NAME: SIGTERM, and wait until it has exited (it flushes what it holds)
+stop() {
+  local pid=${pid_of[$1]} kept=() p
+  kill -TERM "$pid"
+  wait "$pid" || true
+  for p in "${pids[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+  pids=("${kept[@]}")
+}
+
+: > "$out/rows.tsv"
+: > "$out/meta.tsv"
+note() { printf '%s\t%s\n' "$1" "$2" >> "$out/meta.tsv"; }
+note "load before" "$(cut -d' ' -f1 /proc/loadavg)"
+declare -A pid_of port_of ready served rss
+backend=(target/release/backend serve)
+# The production configuration; the variants add to it.
+prod=(DATABASE_URL="$url" APP_ENV=prod AUTH_MODE=none LOG_FORMAT=json LOG_LEVEL=info)
+# The same with APP_ENV=dev, where http identity providers are allowed: every
+# setting whose default depends on APP_ENV is set to its prod default.
+prod_but_dev=(DATABASE_URL="$url" APP_ENV=dev LOG_FORMAT=json LOG_LEVEL=info MIGRATE_ON_START=false
+  WORKER_IN_PROCESS=false WEBHOOK_ALLOW_PRIVATE_NETWORKS=false SHUTDOWN_DELAY_MS=3000)
+audience=urn:backend:api
+
+start floor /api/v1/users DATABASE_URL="$url" target/release/examples/floor
+start backend /readyz "${prod[@]}" "${backend[@]}"
+
+if wants auth && ! command -v node >/dev/null 2>&1; then
+  echo "loadtest: no Node.js: the auth variant is skipped (its OpenID Provider is tools/oidc-provider)" >&2
+  note skipped "the bearer-token variant (no Node.js for tools/oidc-provider)"
+  variants=${variants//auth/}
+fi
+if wants auth; then
+  [ -d tools/oidc-provider/node_modules/oidc-provider ] ||
+    npm ci --prefix tools/oidc-provider --no-audit --no-fund --loglevel=error
+  start oidc-provider /.well-known/openid-configuration AUDIENCE=$audience node tools/oidc-provider/server.mjs
+  issuer="http://127.0.0.1:${port_of[oidc-provider]}"
+  start backend-auth /readyz "${prod_but_dev[@]}" AUTH_MODE=oidc OIDC_ISSUER="$issuer" OIDC_AUDIENCE=$audience "${backend[@]}"
+fi
+if wants tracing; then
+  sink_port=$(free_port)
+  python3 scripts/loadtest/otlp_sink.py "$sink_port" &
+  pids+=("$!")
+  until curl -sf -o /dev/null "http://127.0.0.1:$sink_port/stats"; do sleep 0.01; done
+  span_queue=65536
+  start backend-tracing /readyz "${prod[@]}" OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" \
+    OTEL_TRACES_SAMPLER=always_on OTEL_BSP_MAX_QUEUE_SIZE=$span_queue "${backend[@]}"
+fi
+if wants metrics; then
+  metrics_port=$(free_port)
+  start backend-metrics /readyz "${prod[@]}" METRICS_ADDR="127.0.0.1:$metrics_port" "${backend[@]}"
+fi
+
+# new_token: a bearer token from the provider (client credentials), in $token;
+# each lives 300 s, so every round of the variants gets a fresh one
+new_token() {
+  token=$(curl -sf -u backend-cli:backend-cli-secret -d grant_type=client_credentials -d scope=users:read \
+    "$issuer/token" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+}
+
+# check_auth: backend-auth refuses a request without a token and, once it
+# has loaded the provider's keys, answers one with a token
+check_auth() {
+  local base code
+  base="http://127.0.0.1:${port_of[backend-auth]}/api/v1/users/$(head -1 "$LOADTEST_IDS")"
+  new_token
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$base")
+  [ "$code" = 401 ] || { echo "loadtest: backend-auth answered $code without a token, not 401" >&2; exit 1; }
+  for _ in $(seq 500); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "$base")
+    [ "$code" = 200 ] && break
+    sleep 0.02
+  done
+  [ "$code" = 200 ] || { echo "loadtest: backend-auth answered $code with a token, not 200" >&2; exit 1; }
+  local alg
+  alg=$(python3 -c 'import base64, json, sys; h = sys.argv[1].split(".")[0]
+print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["alg"])' "$token")
+  note "note backend-auth" "one $alg token per round (client credentials, scope users:read) from tools/oidc-provider on 127.0.0.1, whose discovery and JWKS the server fetched over http, sent with every request: verified once, then found in the verified-token cache, the usual case for a client reusing its token (\`cargo bench --bench auth\` measures verifying every time). APP_ENV=dev, with every other setting whose default depends on APP_ENV set to its prod value: prod requires https for OIDC_ISSUER and OIDC_JWKS_URL. Checked: 401 without the token, 200 with it."
+}
+
+# measure_variants: GET by id on the plain backend and on each variant in
+# turn, $rounds times, each round in a rotated order: the machine's other
+# load drifts, and alternating puts every variant beside the backend
+measure_variants() {
+  local round order i name
+  order=(backend)
+  for v in $variants; do order+=("backend-$v"); done
+  for round in $(seq "$rounds"); do
+    for i in "${!order[@]}"; do
+      name=${order[$(( (i + round - 1) % ${#order[@]} ))]}
+      if [ "$name" = backend-auth ]; then
+        new_token
+        measure "$round" "$name" get -H "authorization: Bearer $token"
+      else
+        measure "$round" "$name" get
+      fi
+    done
+  done
+}
+
+# note_tracing: stops backend-tracing, so it exports its last spans, and
+# compares what the sink received with what was served
+note_tracing() {
+  rss[backend-tracing]=$(peak_rss_kib "${pid_of[backend-tracing]}")
+  stop backend-tracing
+  local stats spans posts
+  stats=$(curl -sf "http://127.0.0.1:$sink_port/stats")
+  spans=$(wrk_result spans "$stats")
+  posts=$(wrk_result traces_posts "$stats")
+  [ "$spans" -gt 0 ] || { echo "loadtest: the OTLP sink received no span ($stats)" >&2; exit 1; }
+  note "note backend-tracing" "every request traced (OTEL_TRACES_SAMPLER=always_on) and exported over OTLP/HTTP protobuf to scripts/loadtest/otlp_sink.py on 127.0.0.1 (which answers 200 and counts the spans); the endpoint also turns on OTLP metrics. OTEL_BSP_MAX_QUEUE_SIZE=$span_queue: with the SDK's default queue of 2,048 spans the exporter drops spans at saturation on this machine, and a cost measured with spans dropped is not that of tracing every request. The sink received $spans spans in $posts POSTs for ${served[backend-tracing]} GETs: $(awk -v s="$spans" -v r="${served[backend-tracing]}" 'BEGIN {printf "%.2f", s / r}') per request (a GET has 3: the server span, the pool wait, the SELECT)."
+}
+
+# note_metrics: reads the request count off /metrics
+note_metrics() {
+  local counted
+  counted=$(curl -sf "http://127.0.0.1:$metrics_port/metrics" |
+    awk '/^http_server_request_duration[a-z_]*_count/ {n += $NF} END {print n + 0}')
+  [ "$counted" -gt 0 ] || { echo "loadtest: /metrics counted no request" >&2; exit 1; }
+  note "note backend-metrics" "the instruments on and the /metrics listener (METRICS_ADDR) up, no OTLP; /metrics counted $counted requests for the ${served[backend-metrics]} GETs sent."
+}
+
+if wants auth; then check_auth; fi
+# Each endpoint is measured on the floor, then on the backend, from the same
+# database state; GET by id then on the variants.
 for endpoint in get list create; do
   for name in floor backend; do
-    [ "$endpoint" = create ] && reset_writes
-    measure "$name" "${pid_of[$name]}" "${port_of[$name]}" "$endpoint"
+    if [ "$endpoint" = create ]; then reset_writes; fi
+    measure - "$name" "$endpoint"
   done
+  if [ "$endpoint" = get ] && [ -n "${variants// /}" ]; then measure_variants; fi
 done
-for name in floor backend; do
-  rss[$name]=$(peak_rss_kib "${pid_of[$name]}")
+for name in floor backend backend-auth backend-metrics; do
+  if [ -n "${pid_of[$name]:-}" ]; then rss[$name]=$(peak_rss_kib "${pid_of[$name]}"); fi
 done
+if wants tracing; then note_tracing; fi
+if wants metrics; then note_metrics; fi
+for name in "${!rss[@]}"; do note "rss $name" "${rss[$name]}"; done
+note "ready backend" "${ready[backend]}"
+note seconds "$seconds"
+note rate "$rate"
+note rounds "$rounds"
+note ticks "$ticks"
+note "load after" "$(cut -d' ' -f1 /proc/loadavg)"
 
-python3 - "$out/rows.tsv" "${rss[floor]}" "${rss[backend]}" "${ready[backend]}" "$seconds" "$rate" > "$out/report.md" <<'PY'
-import sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-rss_floor, rss_backend, ready_ms, seconds, rate = sys.argv[2:7]
-data = {(r[0], r[1]): r for r in rows}
-out = []
-out.append(f"| endpoint | server | req/s (64 conns) | × floor | p50 µs | p99 µs | p99.9 µs | p99 × floor | errors | CPU s / 1k req | × floor |")
-out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for endpoint in ["get", "list", "create"]:
-    f = data[(endpoint, "floor")]
-    for server in ["floor", "backend"]:
-        r = data[(endpoint, server)]
-        ratio = lambda i, fmt="{:.2f}": fmt.format(float(r[i]) / float(f[i])) if float(f[i]) else "-"
-        out.append(f"| {endpoint} | {server} | {r[2]} | {ratio(2)} | {r[3]} | {r[4]} | {r[5]} | {ratio(4)} | {r[6]} | {r[7]} | {ratio(7)} |")
-out.append("")
-out.append(f"Peak RSS: backend {int(rss_backend)/1024:.1f} MiB, floor {int(rss_floor)/1024:.1f} MiB. "
-           f"Backend ready (first 200 from /readyz) {ready_ms} ms after start. "
-           f"{seconds} s per measurement; latency at a paced {rate} req/s over 16 connections; "
-           f"saturation with 64 connections, wrk -t2.")
-print("\n".join(out))
-PY
+python3 scripts/loadtest/report.py "$out/rows.tsv" "$out/meta.tsv" > "$out/report.md"
 cat "$out/report.md"
