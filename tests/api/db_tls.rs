@@ -4,96 +4,11 @@
 //! host name, `require` encrypts without checking, and `channel_binding`
 //! is the driver's and honoured.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use backend::config::DatabaseUrl;
 
 use crate::common::pg::PrivateServer;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// A CA (`ca.crt`), a server certificate for `localhost` signed by it
-/// (`server.crt`, `server.key`), and an unrelated CA (`other.crt`).
-fn make_certificates(dir: &Path) {
-    for (name, subject) in [("ca", "/CN=backend test CA"), ("other", "/CN=unrelated CA")] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                subject,
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.crt"),
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-    }
-    std::fs::write(
-        dir.join("server.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.crt",
-        ],
-    );
-}
 
 /// Connects with `url` as the service would; the error chain if it fails.
 async fn connect(url: &str) -> Result<(), String> {
@@ -123,7 +38,7 @@ async fn connect(url: &str) -> Result<(), String> {
 async fn verify_ca_and_verify_full_check_what_libpq_checks() {
     let certs = std::env::temp_dir().join(format!("backend-ca-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&certs).unwrap();
-    make_certificates(&certs);
+    crate::common::certs::make(&certs, "DNS:localhost");
     let (server, tls_url) =
         PrivateServer::start_with_tls_files(&certs.join("server.crt"), &certs.join("server.key"));
     assert!(tls_url.contains("@127.0.0.1:"), "{tls_url}");

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod broker;
+pub mod certs;
 pub mod client;
 pub mod pg;
 pub mod ports;

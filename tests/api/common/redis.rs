@@ -45,7 +45,8 @@ impl RedisServer {
     /// and the CA's PEM file; `None` as [`Self::start_or_skip`] does.
     pub async fn start_tls_or_skip() -> Option<(Self, u16, PathBuf)> {
         let mut server = Self::start_or_skip().await?;
-        let ca = certificates(&server.dir);
+        super::certs::make(&server.dir, "IP:127.0.0.1");
+        let ca = server.dir.join("ca.crt");
         let dir = server.dir.clone();
         for _ in 0..10 {
             let port = 20_000 + u16::try_from(uuid::Uuid::new_v4().as_u128() % 40_000).unwrap();
@@ -55,7 +56,7 @@ impl RedisServer {
                 "--tls-port".into(),
                 port.to_string(),
                 "--tls-cert-file".into(),
-                dir.join("server.pem").display().to_string(),
+                dir.join("server.crt").display().to_string(),
                 "--tls-key-file".into(),
                 dir.join("server.key").display().to_string(),
                 "--tls-ca-cert-file".into(),
@@ -126,69 +127,6 @@ impl RedisServer {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-}
-
-/// A CA and a server certificate for `127.0.0.1` it signs, made with
-/// openssl in `dir`; returns the CA's PEM file.
-fn certificates(dir: &std::path::Path) -> PathBuf {
-    let openssl = |args: &[&str]| {
-        let output = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            output.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=backend test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.pem",
-    ]);
-    dir.join("ca.pem")
 }
 
 fn spawn(bin: &std::path::Path, dir: &std::path::Path, extra: &[String]) -> Child {
