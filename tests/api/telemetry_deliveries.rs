@@ -1,7 +1,8 @@
 //! Webhook deliveries over the wire with traces and metrics on: the
 //! delivery's client span is linked to the traced request that caused the
 //! event, its own `traceparent` reaches the receiver, a refused connection
-//! is an `error.type`, and `/metrics` counts the attempts by outcome.
+//! is an `error.type`, and `/metrics` counts the attempts by outcome; on
+//! each broker (the trace context travels with the outbox row).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
 use crate::common::binary::Process;
+use crate::common::broker::{Broker, Mode, in_both_modes};
 use crate::common::client::send;
 use crate::common::fresh_database;
 use crate::lifecycle::database_url;
@@ -51,19 +53,25 @@ fn delivery_spans(spans: &[Span]) -> Vec<&Span> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_delivery_span_links_to_the_request_and_its_traceparent_reaches_the_receiver() {
+in_both_modes!(a_delivery_span_links_to_the_request_and_its_traceparent_reaches_the_receiver);
+
+async fn a_delivery_span_links_to_the_request_and_its_traceparent_reaches_the_receiver(mode: Mode) {
+    let Some(broker) = Broker::start(mode).await else {
+        return;
+    };
     let receiver = Receiver::start().await;
     let url = database_url(&fresh_database().await);
-    let (mut process, addr) = Process::serve(&[
-        ("DATABASE_URL", &url),
+    let broker_env = broker.env();
+    let mut env = vec![
+        ("DATABASE_URL", url.as_str()),
         ("AUTH_MODE", "none"),
         ("SHUTDOWN_DELAY_MS", "0"),
         ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
         ("METRICS_ADDR", "127.0.0.1:0"),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint),
-    ])
-    .await;
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+    ];
+    env.extend(broker_env.iter().map(|(k, v)| (*k, v.as_str())));
+    let (mut process, addr) = Process::serve(&env).await;
     let line = process
         .seen
         .iter()
