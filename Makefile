@@ -114,7 +114,7 @@ tree-check: ## the dependency tree's rules: one opentelemetry (two export nothin
 	done; \
 	echo "tree-check: one opentelemetry; no tonic, reqwest, openssl, aws-lc-sys"
 
-check: format-check lint typecheck tree-check docs-check test ## what CI runs: format check, lint, typecheck, dependency tree rules, document links, tests
+check: format-check lint typecheck tree-check docs-check docs-build test ## what CI runs: format check, lint, typecheck, dependency tree rules, document links (in the repository and on the docs site), tests
 
 pre-commit-install: ## install the pre-commit hook (fmt, clippy, typecheck, whitespace, YAML on what is staged)
 	@# With the pre-commit tool: its hook runs .pre-commit-config.yaml. Without
@@ -207,11 +207,12 @@ compose-up: ## start PostgreSQL 18 and the API with live reload in Docker (http:
 compose-down: ## stop the compose services (the database volume stays; add -v by hand to drop it)
 	$(COMPOSE) down
 
-docs-build: ## build the docs site into target/doc: guides, code reference, HTTP API; doc warnings fail
+docs-build: ## build the docs site into target/doc: guides, code reference, HTTP API; doc warnings and broken guide links fail
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps
 	$(CARGO) run --locked -q -- openapi > target/doc/openapi.json
 	cp docs/http-api.html target/doc/http-api.html
 	printf '<!doctype html>\n<meta charset="utf-8">\n<meta http-equiv="refresh" content="0; url=backend/index.html">\n<title>backend docs</title>\n<a href="backend/index.html">backend docs</a>\n' > target/doc/index.html
+	python3 scripts/site-links.py
 	@echo "docs: target/doc/index.html (make docs-serve serves it)"
 
 docs: docs-build ## same as docs-build
