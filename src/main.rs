@@ -207,11 +207,11 @@ async fn run_server(settings: Settings, role: Role) -> Result<(), Box<dyn std::e
     Ok(())
 }
 
-/// Retries start-up migrations every two seconds until they apply or fail
-/// for a reason other than reachability.
+/// Retries start-up migrations every [`backend::db::MIGRATION_RETRY_INTERVAL`]
+/// until they apply or fail for a reason other than reachability.
 async fn retry_migrations(state: AppState) {
     loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(backend::db::MIGRATION_RETRY_INTERVAL).await;
         match backend::db::prepare(&state.settings).await {
             Ok(()) => return,
             Err(e) if e.is_unreachable() => {

@@ -15,6 +15,10 @@ pub use transaction::Transaction;
 
 use crate::config::Settings;
 
+/// How long the server waits between start-up migration attempts while the
+/// database is unreachable.
+pub const MIGRATION_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Gets the database ready before serving: applies pending migrations when
 /// `MIGRATE_ON_START` is set, and says what it did.
 pub async fn prepare(settings: &Settings) -> Result<(), migrate::MigrateError> {

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::auth_provider::{Provider, bearer, claims};
 use crate::auth_signer::{Signer, b64};
 use crate::common::{TestApp, TestResponse, spawn_app_with};
+use backend::auth::store::FIRST_BACKOFF;
 use backend::config::AuthMode;
 
 const USERS: &str = "/api/v1/users";
@@ -160,7 +161,16 @@ async fn a_discovery_document_for_another_issuer_loads_no_key() {
     provider.set_discovery_issuer("https://impostor.example.com");
     let settings = provider.settings();
     let app = spawn_app_with(|s| s.auth = AuthMode::Oidc(settings), |t, _| t).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A second discovery request means the first load attempt is over:
+    // the loader tries again only after one has failed.
+    let started = std::time::Instant::now();
+    while provider.discovery_requests() < 2 {
+        assert!(
+            started.elapsed() < FIRST_BACKOFF + Duration::from_secs(10),
+            "the loader did not retry discovery"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let token = signer.sign(&claims(&provider.issuer(), "users:read"));
     get(&app, &token)
         .await

@@ -26,6 +26,7 @@ pub const AUDIENCE: &str = "backend-tests";
 struct State {
     issuer: Mutex<String>,
     jwks: Mutex<Value>,
+    discovery_requests: AtomicUsize,
     jwks_requests: AtomicUsize,
     up: AtomicBool,
 }
@@ -52,6 +53,7 @@ impl Provider {
         let state = Arc::new(State {
             issuer: Mutex::new(format!("http://{addr}")),
             jwks: Mutex::new(jwks(keys)),
+            discovery_requests: AtomicUsize::new(0),
             jwks_requests: AtomicUsize::new(0),
             up: AtomicBool::new(true),
         });
@@ -96,6 +98,11 @@ impl Provider {
         self.state.up.store(up, Ordering::SeqCst);
     }
 
+    /// How many discovery requests it has answered.
+    pub fn discovery_requests(&self) -> usize {
+        self.state.discovery_requests.load(Ordering::SeqCst)
+    }
+
     /// How many JWKS requests it has answered.
     pub fn jwks_requests(&self) -> usize {
         self.state.jwks_requests.load(Ordering::SeqCst)
@@ -131,6 +138,7 @@ fn jwks(keys: &[&Signer]) -> Value {
 fn answer(state: &State, path: &str) -> http::Response<Full<Bytes>> {
     let body = match path {
         "/.well-known/openid-configuration" => {
+            state.discovery_requests.fetch_add(1, Ordering::SeqCst);
             let issuer = state.issuer.lock().unwrap().clone();
             let base = issuer.trim_end_matches('/');
             json!({"issuer": issuer, "jwks_uri": format!("{base}/jwks")})

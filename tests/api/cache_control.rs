@@ -9,7 +9,7 @@ use http::Method;
 use serde_json::json;
 use tower::service_fn;
 
-use crate::common::{TestResponse, spawn_app, spawn_app_with};
+use crate::common::{Gate, TestResponse, spawn_app, spawn_app_with};
 
 #[track_caller]
 fn assert_no_store(response: &TestResponse, what: &str) {
@@ -92,17 +92,22 @@ async fn every_kind_of_answer_on_a_resource_route_is_no_store() {
 
 #[tokio::test]
 async fn answers_made_by_outer_layers_are_no_store_too() {
-    let slow = |table: backend::router::RouteTable, _: &_| {
+    let gate = Gate::default();
+    let held = gate.clone();
+    let slow = move |table: backend::router::RouteTable, _: &_| {
         table
             .route(
                 "/api/v1/slow",
                 Method::GET,
                 backend::router::Access::Open,
-                service_fn(|_req: backend::http::Request| async move {
-                    tokio::time::sleep(Duration::from_millis(600)).await;
-                    Ok::<backend::http::Response, backend::error::AppError>(
-                        backend::http::Response::default(),
-                    )
+                service_fn(move |_req: backend::http::Request| {
+                    let held = held.clone();
+                    async move {
+                        held.pass().await;
+                        Ok::<backend::http::Response, backend::error::AppError>(
+                            backend::http::Response::default(),
+                        )
+                    }
                 }),
             )
             .route(
@@ -120,15 +125,16 @@ async fn answers_made_by_outer_layers_are_no_store_too() {
     let app = spawn_app_with(
         |s| {
             s.max_concurrent_requests = 1;
-            s.request_timeout = Duration::from_millis(300);
+            s.request_timeout = Duration::from_secs(2);
         },
         slow,
     )
     .await;
     // One request holds the only slot until the timeout answers it (504);
-    // one sent meanwhile is shed (503).
+    // one sent once it is inside the route is shed (503). The timeout is
+    // long enough for that second request to arrive on a loaded machine.
     let shed = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        gate.entered(1).await;
         app.get("/api/v1/users").await
     };
     let (timed_out, shed) = tokio::join!(app.get("/api/v1/slow"), shed);

@@ -79,22 +79,29 @@ async fn a_stopped_backend_costs_a_deadline_and_its_connection_nothing_more() {
         get_all(&app, &path, 8).await;
     }
     assert_eq!(app.state.pool.status().size, 2, "both connections warmed");
-    tokio::time::sleep(Duration::from_millis(200)).await;
 
+    // Both backends idle in the pool, as the server sees them.
     let admin = server.client().await;
-    let pids: Vec<i32> = admin
-        .query(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'",
-            &[&name],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let started = Instant::now();
+    let pids = loop {
+        let pids: Vec<i32> = admin
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if pids.len() == 2 || started.elapsed() > Duration::from_secs(10) {
+            break pids;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(pids.len(), 2, "the pool's two backends: {pids:?}");
     Stopped::signal(&pids, "-STOP");
-    let stopped = Stopped(pids);
+    let stopped = Stopped(pids.clone());
 
     // Each request gets a stalled connection and ends by its deadline.
     let first = get_all(&app, &path, 2).await;
@@ -112,8 +119,28 @@ async fn a_stopped_backend_costs_a_deadline_and_its_connection_nothing_more() {
         assert!(took < Duration::from_millis(800), "{took:?}");
     }
 
+    // Resumed, the old backends find their clients gone and exit; the
+    // requests that follow must not wait on them.
     drop(stopped);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    loop {
+        let left: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                &[&pids],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the resumed backends {pids:?} did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for _ in 0..5 {
         for (status, took) in get_all(&app, &path, 4).await {
             assert_eq!(status, 200);

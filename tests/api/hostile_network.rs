@@ -16,20 +16,70 @@ use tower::service_fn;
 
 use crate::common::binary::Process;
 use crate::common::{fresh_database, spawn_app_with};
-use crate::lifecycle::database_url;
+use crate::lifecycle::{CONTINUE, database_url};
 
 const STALLED_UPLOAD: &[u8] = b"POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99\r\n\r\n{";
 
 /// Opens `n` connections that each send the head of an upload and one byte
-/// of its body, then stall.
+/// of its body, then stall; returns once the app is reading every body
+/// (the server's interim answer to `expect: 100-continue` says so).
 async fn stall(addr: std::net::SocketAddr, n: usize) -> Vec<TcpStream> {
     let mut streams = Vec::with_capacity(n);
     for _ in 0..n {
         let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.write_all(STALLED_UPLOAD).await.unwrap();
+        stream
+            .write_all(b"POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99\r\nExpect: 100-continue\r\n\r\n{")
+            .await
+            .unwrap();
         streams.push(stream);
     }
+    for stream in &mut streams {
+        let mut interim = [0u8; CONTINUE.len()];
+        tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut interim))
+            .await
+            .expect("the app reads the body")
+            .unwrap();
+        assert_eq!(&interim, CONTINUE, "{}", String::from_utf8_lossy(&interim));
+    }
     streams
+}
+
+/// The server's side of its TCP sockets on `port`: each one's state (as
+/// `ss` names it) and the bytes it has received but not read yet (for a
+/// listening socket, the connections waiting to be accepted).
+fn server_sockets(port: u16) -> Vec<(String, u64)> {
+    let output = std::process::Command::new("ss")
+        .args(["-Htan", &format!("( sport = :{port} )")])
+        .output()
+        .expect("ss (iproute2) is installed");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let mut fields = line.split_whitespace();
+            let state = fields.next().unwrap().to_owned();
+            (state, fields.next().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+/// Polls `condition` on the server's sockets on `port` until it holds (at
+/// most 10 s); the last sockets seen are in the panic message otherwise.
+async fn until_sockets(port: u16, what: &str, condition: impl Fn(&[(String, u64)]) -> bool) {
+    let started = Instant::now();
+    loop {
+        let sockets = server_sockets(port);
+        if condition(&sockets) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: not within 10 s; {} sockets, e.g. {:?}",
+            sockets.len(),
+            &sockets[..sockets.len().min(5)]
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -45,8 +95,6 @@ async fn stalled_uploads_hold_no_concurrency_slot_and_never_block_the_probes() {
     let user = app.create_user("still-served@example.com").await;
     let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
     let _stalled = stall(app.addr, 4 + 8).await;
-    // Give the server the time to read every head and start every body.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     for path in ["/healthz", "/readyz", path.as_str()] {
         let started = Instant::now();
         let response = app.get(path).await;
@@ -143,8 +191,15 @@ async fn partial_http2_prefaces_cost_nothing_while_they_wait() {
         stream.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
         sockets.push(stream);
     }
-    // Let the server take them all, then measure a quiet three seconds.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The server has taken them all (none waits to be accepted) and read
+    // what each sent (nothing left unread)…
+    until_sockets(addr.port(), "1,000 prefaces accepted and read", |sockets| {
+        sockets.iter().filter(|(state, _)| state == "ESTAB").count() == 1000
+            && sockets.iter().all(|(_, unread)| *unread == 0)
+    })
+    .await;
+    // …then a quiet three seconds are measured: the window itself is the
+    // test, well inside HEADER_READ_TIMEOUT_MS, so no connection ends in it.
     let before = cpu_ticks(pid);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let used = cpu_ticks(pid) - before;
@@ -280,11 +335,12 @@ async fn a_client_that_stops_reading_is_disconnected_at_the_write_deadline() {
     // More than any socket buffer on the way can hold (the kernel's send
     // buffer grows to 4 MiB at most by default).
     const SIZE: usize = 16 * 1024 * 1024;
+    const WRITE_TIMEOUT: Duration = Duration::from_millis(300);
     let big = Bytes::from(vec![b'x'; SIZE]);
     let served = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&served);
     let app = spawn_app_with(
-        |s| s.connections.write_timeout = Duration::from_millis(300),
+        |s| s.connections.write_timeout = WRITE_TIMEOUT,
         move |table, _| {
             table.route(
                 "/big",
@@ -311,7 +367,15 @@ async fn a_client_that_stops_reading_is_disconnected_at_the_write_deadline() {
         .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let asked = Instant::now();
+    // Until the server closes its side (which leaves the established state
+    // with the unsent rest of the response still queued).
+    until_sockets(app.addr.port(), "closed by the server", |sockets| {
+        !sockets.iter().any(|(state, _)| state == "ESTAB")
+    })
+    .await;
+    let closed = asked.elapsed();
+    assert!(closed >= WRITE_TIMEOUT, "closed after {closed:?}");
     assert_eq!(served.load(Ordering::SeqCst), 1);
     // The server gave up: reading now ends early instead of receiving the
     // whole response.

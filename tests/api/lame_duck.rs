@@ -118,11 +118,11 @@ async fn connections_racing_sigterm_are_answered_or_refused_never_dropped() {
                 Arc::clone(&dropped),
             );
             tokio::spawn(async move {
-                // Bounded: at most 3 s or 2,000 connections per client.
+                // Bounded: at most 15 s or 2,000 connections per client.
                 let started = Instant::now();
                 for _ in 0..2000 {
                     if !running.load(Ordering::Relaxed)
-                        || started.elapsed() > Duration::from_secs(3)
+                        || started.elapsed() > Duration::from_secs(15)
                     {
                         break;
                     }
@@ -135,10 +135,18 @@ async fn connections_racing_sigterm_are_answered_or_refused_never_dropped() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SIGTERM lands on a running load: wait for some answers first…
+    until(Duration::from_secs(10), || {
+        answered.load(Ordering::Relaxed) > 100
+    })
+    .await;
     process.terminate();
     let status = process.wait(Duration::from_secs(5)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // …and the clients go on until they have met the stopped server.
+    until(Duration::from_secs(5), || {
+        refused.load(Ordering::Relaxed) > 0
+    })
+    .await;
     running.store(false, Ordering::Relaxed);
     for client in clients {
         client.await.unwrap();
@@ -158,4 +166,13 @@ async fn connections_racing_sigterm_are_answered_or_refused_never_dropped() {
         dropped, 0,
         "{answered} answered, {refused} refused, {dropped} dropped"
     );
+}
+
+/// Waits until `condition` holds, or `limit` has passed (the assertions
+/// that follow then say what did not happen).
+async fn until(limit: Duration, condition: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !condition() && started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

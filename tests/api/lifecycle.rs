@@ -192,7 +192,7 @@ async fn the_binary_finishes_an_in_flight_request_on_sigterm_and_exits_0() {
 
 /// The interim answer to `expect: 100-continue`, sent when the app first
 /// reads the request body.
-const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// The URL form of a test database config, for the binary's environment.
 pub fn database_url(db: &tokio_postgres::Config) -> String {

@@ -186,6 +186,22 @@ struct Tally {
     created: Mutex<Vec<uuid::Uuid>>,
 }
 
+impl Tally {
+    /// Waits until `n` answers were counted (at most 10 s).
+    async fn wait_for_answers(&self, n: usize) {
+        let started = Instant::now();
+        while self.ok.load(Ordering::Relaxed) < n {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{} of {n} answers within 10 s; failures: {:?}",
+                self.ok.load(Ordering::Relaxed),
+                self.failures.lock().await
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_behind_haproxy_fails_no_request_and_loses_no_row() {
     let Some(haproxy) = haproxy_binary() else {
@@ -272,7 +288,8 @@ async fn a_rolling_restart_behind_haproxy_fails_no_request_and_loses_no_row() {
         })
         .collect();
 
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The restarts begin under load, already answered through the balancer.
+    tally.wait_for_answers(100).await;
     for (index, slot) in replicas.iter_mut().enumerate() {
         let (process, _) = slot;
         process.terminate();
@@ -322,7 +339,9 @@ async fn a_rolling_restart_behind_haproxy_fails_no_request_and_loses_no_row() {
         assert!(!answer.contains("No such"), "{answer}");
         balancer.wait_all_up(Duration::from_secs(10)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // And the load goes on through the renewed set before it stops.
+    let before = tally.ok.load(Ordering::Relaxed);
+    tally.wait_for_answers(before + 100).await;
     running.store(false, Ordering::Relaxed);
     for client in clients {
         client.await.unwrap();
