@@ -106,7 +106,9 @@ async fn user_changes_are_delivered_exactly_as_the_contract_says(mode: Mode) {
     assert_eq!(app.request("DELETE", &item).await.status, 204);
 
     let requests = receiver.wait_for(3, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Once all three are recorded succeeded, none is sent again.
+    let log = settled(&app, all["id"].as_str().unwrap(), Duration::from_secs(10)).await;
+    assert!(log.iter().all(|d| d["status"] == "succeeded"), "{log:?}");
     assert_eq!(receiver.received().len(), 3, "one request per event");
     let mut bodies = Vec::new();
     for request in &requests {
@@ -268,8 +270,16 @@ async fn deleting_a_subscription_cancels_its_pending_deliveries(mode: Mode) {
     let (_stop, _worker) = start_worker(&app);
     app.create_user("cancel@example.com").await;
     receiver.wait_for(1, Duration::from_secs(5)).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let pending = deliveries(&app, &id, "").await;
+    // The worker records the failed attempt after the response.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let pending = loop {
+        let page = deliveries(&app, &id, "").await;
+        if page["items"][0]["last_response_status"] == 503 {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!(pending["items"][0]["status"], "pending", "{pending}");
     assert_eq!(pending["items"][0]["last_response_status"], 503);
     assert!(pending["items"][0]["next_attempt_at"].is_string());
