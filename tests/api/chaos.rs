@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::client::send;
+use crate::common::locks::wait_for_lock_waiters;
 use crate::common::pg::PrivateServer;
 use crate::common::{TestApp, TestResponse, spawn_app_on, spawn_app_with};
 
@@ -260,32 +261,6 @@ async fn lock_users(app: &TestApp, mode: &str) -> tokio_postgres::Client {
     client
 }
 
-/// Waits until `n` of the app's connections wait for a lock, checking
-/// every 10 ms; fails the test if they do not within 10 s.
-async fn wait_for_waiting(app: &TestApp, n: i64) {
-    let client = app.db_client().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backend' \
-                 AND datname = current_database() AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{n} requests never reached the database ({waiting} did)"
-        );
-        tokio::time::sleep(MS(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_exhausted_pool_answers_503_after_the_wait_timeout() {
     let app = spawn_app_with(
@@ -303,7 +278,7 @@ async fn an_exhausted_pool_answers_503_after_the_wait_timeout() {
             tokio::spawn(async move { send(addr, "GET", "/api/v1/users", &[], None).await })
         })
         .collect();
-    wait_for_waiting(&app, 2).await;
+    wait_for_lock_waiters(&app.db, 2).await;
     let started = Instant::now();
     let shed = app.get("/api/v1/users").await;
     let took = started.elapsed();
@@ -369,7 +344,7 @@ async fn a_connection_dropped_mid_write_writes_nothing_and_says_so() {
         )
         .await
     });
-    wait_for_waiting(&app, 1).await;
+    wait_for_lock_waiters(&app.db, 1).await;
     let killed: i64 = lock
         .query_one(
             "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 
 use crate::common::binary::Process;
 use crate::common::client::send;
+use crate::common::locks::{lock_waiters, wait_for_lock_waiters};
 use crate::common::{fresh_database, spawn_app_with};
 use crate::lifecycle::database_url;
 
@@ -28,35 +29,6 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-/// How many of the app's sessions on this database wait on a lock. Asked
-/// outside any transaction: inside one, pg_stat_activity is a snapshot
-/// taken at its first use and never changes.
-async fn lock_waiters(client: &tokio_postgres::Client) -> i64 {
-    client
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backend' \
-             AND datname = current_database() AND wait_event_type = 'Lock'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
-/// Waits (bounded) until `n` of the app's sessions on `db` wait on a lock.
-async fn wait_for_lock_waiters(db: &tokio_postgres::Config, n: i64) {
-    let client = crate::common::connect(db).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let waiting = lock_waiters(&client).await;
-        if waiting >= n {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{waiting} of {n} requests held");
-        tokio::time::sleep(MS(5)).await;
-    }
 }
 
 /// What became of one client's requests during a shutdown under load.

@@ -71,26 +71,7 @@ async fn failures_leak_nothing_to_clients_or_logs() {
             tokio::spawn(connection);
             // Once the request's statement waits on the lock (not before:
             // a kill before it starts would prove nothing).
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                let waiting: i64 = client
-                    .query_one(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'backend' \
-                         AND datname = current_database() AND wait_event_type = 'Lock'",
-                        &[],
-                    )
-                    .await
-                    .unwrap()
-                    .get(0);
-                if waiting > 0 {
-                    break;
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "no request waits on the lock"
-                );
-                tokio::task::yield_now().await;
-            }
+            crate::common::locks::wait_for_lock_waiters(&db, 1).await;
             client
                 .batch_execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \

@@ -7,6 +7,7 @@ pub mod binary;
 pub mod broker;
 pub mod certs;
 pub mod client;
+pub mod locks;
 pub mod pg;
 pub mod ports;
 pub mod redis;
