@@ -343,23 +343,32 @@ async fn a_key_fetch_sends_the_traceparent_of_its_client_span() {
         ("OIDC_AUDIENCE", AUDIENCE),
         ("OIDC_JWKS_URL", &jwks),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint),
+        // Exported as soon as it ends, not only by the flush at exit: the
+        // fetch may still be running when a slow machine gets here.
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ])
     .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while receiver.other_paths().is_empty() && Instant::now() < deadline {
+    let is_fetch =
+        |s: &&Span| s.kind == SpanKind::Client as i32 && attrs(s).get("url.full") == Some(&jwks);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let fetch = loop {
+        let spans = receiver.spans();
+        if let Some(fetch) = spans.iter().find(is_fetch) {
+            break fetch.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no key fetch span among {:?}",
+            names(&spans)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
     process.terminate();
     process.wait(Duration::from_secs(12)).await;
 
     let (path, traceparent) = receiver.other_paths().remove(0);
     assert_eq!(path, "/jwks");
     let traceparent = traceparent.expect("the fetch carried a traceparent");
-    let spans = receiver.spans();
-    let fetch = spans
-        .iter()
-        .find(|s| s.kind == SpanKind::Client as i32 && attrs(s)["url.full"] == jwks)
-        .unwrap_or_else(|| panic!("no key fetch span among {:?}", names(&spans)));
     assert_eq!(
         traceparent,
         format!("00-{}-{}-01", hex(&fetch.trace_id), hex(&fetch.span_id))
