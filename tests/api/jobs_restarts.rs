@@ -2,7 +2,8 @@
 //! events are being written and delivered (both brokers), and Redis killed
 //! (it saves nothing, so the stream and its group are gone) and started
 //! again, with events committed while it was down. Every event is
-//! delivered, and each delivery ends `succeeded`.
+//! delivered, and each delivery ends `succeeded`. An entry a dead consumer
+//! left pending is reclaimed (`XAUTOCLAIM`) by a live one.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -142,5 +143,55 @@ async fn a_redis_restart_mid_stream_loses_no_event() {
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "recovered without waiting for leases"
+    );
+}
+
+#[tokio::test]
+async fn an_entry_left_pending_by_a_dead_consumer_is_reclaimed() {
+    let Some(broker) = Broker::start(Mode::Redis).await else {
+        return;
+    };
+    let app = crate::common::spawn_app_with(
+        |s| {
+            s.jobs.lease = Duration::from_secs(1);
+            broker.configure(s);
+        },
+        |t, _| t,
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
+    app.create_user("orphan@example.com").await;
+    // The job sits in the stream, read by a consumer that then died; the
+    // relay must not send it again (relayed "in the future"), so only the
+    // reclaim of the dead consumer's entry can bring it to a worker.
+    let db = app.db_client().await;
+    let job: uuid::Uuid = db
+        .query_one(
+            "UPDATE jobs SET relayed_at = now() + interval '1 hour' RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let redis = broker.redis.as_ref().unwrap();
+    for command in [
+        "XGROUP CREATE backend:jobs backend:workers 0 MKSTREAM".to_owned(),
+        format!("XADD backend:jobs * job {job}"),
+        "XREADGROUP GROUP backend:workers dead COUNT 10 STREAMS backend:jobs >".to_owned(),
+    ] {
+        let reply = redis.command(&command).unwrap();
+        assert!(!reply.starts_with('-'), "{command}: {reply}");
+    }
+    let (_stop, _worker) = start_worker(&app);
+    let log = settled(&app, hook["id"].as_str().unwrap(), Duration::from_secs(15)).await;
+    assert_eq!(log[0]["status"], "succeeded");
+    assert_eq!(receiver.received().len(), 1);
+    let pending = redis
+        .command("XPENDING backend:jobs backend:workers")
+        .unwrap();
+    assert!(
+        pending.starts_with("*4\r\n:0\r\n"),
+        "acknowledged: {pending:?}"
     );
 }
