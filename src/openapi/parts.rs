@@ -142,6 +142,62 @@ pub fn operation(
     op
 }
 
+/// A reference to the component schema `name`.
+pub fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// A required JSON request body of the component schema `name`.
+pub fn json_body(name: &str) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema_ref(name)}}})
+}
+
+/// `GET` of one item by `id_param`: 200 with `schema` (described by
+/// `ok`), 404 `not_found`, 422 for an id that is not a UUID.
+pub fn get_item(
+    (id, summary, tag): (&str, &str, &str),
+    ok: &str,
+    schema: &Value,
+    id_param: &Value,
+    not_found: &Value,
+) -> Value {
+    operation(
+        id,
+        summary,
+        tag,
+        &[
+            ("200", ok_json(ok, schema)),
+            ("404", not_found.clone()),
+            ("422", invalid_path()),
+        ],
+        json!({"parameters": [id_param]}),
+    )
+}
+
+/// `DELETE` of one item by `id_param`: 204 (described by `deleted`), 404
+/// `not_found`, 422 for an id that is not a UUID.
+pub fn delete_item(
+    (id, summary, tag): (&str, &str, &str),
+    deleted: &str,
+    id_param: &Value,
+    not_found: &Value,
+) -> Value {
+    operation(
+        id,
+        summary,
+        tag,
+        &[
+            (
+                "204",
+                json!({"description": deleted, "headers": request_id_header()}),
+            ),
+            ("404", not_found.clone()),
+            ("422", invalid_path()),
+        ],
+        json!({"parameters": [id_param]}),
+    )
+}
+
 /// The HEAD twin of a GET operation: same status codes, headers only.
 pub fn head_of(get: &Value, id: &str) -> Value {
     let mut head = get.clone();

@@ -8,8 +8,8 @@ use super::{COLLECTION, ITEM};
 use crate::http::{Names, cursor, query};
 use crate::openapi::Document;
 use crate::openapi::parts::{
-    body_problems, cursor_schema, id_param, invalid_path, limit_schema, ok_json, operation,
-    path_item, problem, request_id_header,
+    body_problems, cursor_schema, delete_item, get_item, id_param, json_body, limit_schema,
+    ok_json, operation, path_item, problem, schema_ref,
 };
 use crate::openapi::text::{self, CONTROL, NON_CONTROL_WHITE_SPACE, WHITE_SPACE, trimmed_text};
 
@@ -19,9 +19,8 @@ const TAG: &str = "users";
 pub fn describe(doc: &mut Document) {
     doc.tag(TAG, "User accounts: create, read, list, update, delete.");
     let id_param = id_param("user");
-    let user = json!({"$ref": "#/components/schemas/User"});
+    let user = schema_ref("User");
     let not_found = problem("No user with this id.", &["not_found"]);
-    let invalid_path = invalid_path();
     let conflict = problem(
         "Conflict: the email is taken (case-insensitively) by another user.",
         &["conflict"],
@@ -56,7 +55,7 @@ pub fn describe(doc: &mut Document) {
                 ),
             ),
         ],
-        json!({"requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UserCreate"}}}}}),
+        json!({"requestBody": json_body("UserCreate")}),
     );
     let list = operation(
         "listUsers",
@@ -65,10 +64,7 @@ pub fn describe(doc: &mut Document) {
         &[
             (
                 "200",
-                ok_json(
-                    "One page of users.",
-                    &json!({"$ref": "#/components/schemas/UserPage"}),
-                ),
+                ok_json("One page of users.", &schema_ref("UserPage")),
             ),
             (
                 "422",
@@ -80,16 +76,12 @@ pub fn describe(doc: &mut Document) {
         ],
         json!({"parameters": list_parameters()}),
     );
-    let get = operation(
-        "getUser",
-        "Get a user",
-        TAG,
-        &[
-            ("200", ok_json("The user.", &user)),
-            ("404", not_found.clone()),
-            ("422", invalid_path.clone()),
-        ],
-        json!({"parameters": [id_param.clone()]}),
+    let get = get_item(
+        ("getUser", "Get a user", TAG),
+        "The user.",
+        &user,
+        &id_param,
+        &not_found,
     );
     let update = operation(
         "updateUser",
@@ -115,22 +107,14 @@ pub fn describe(doc: &mut Document) {
         ],
         json!({
             "parameters": [id_param.clone()],
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UserUpdate"}}}}
+            "requestBody": json_body("UserUpdate")
         }),
     );
-    let delete = operation(
-        "deleteUser",
-        "Delete a user",
-        TAG,
-        &[
-            (
-                "204",
-                json!({"description": "Deleted.", "headers": request_id_header()}),
-            ),
-            ("404", not_found),
-            ("422", invalid_path),
-        ],
-        json!({"parameters": [id_param]}),
+    let delete = delete_item(
+        ("deleteUser", "Delete a user", TAG),
+        "Deleted.",
+        &id_param,
+        &not_found,
     );
     doc.path(COLLECTION, path_item(Some(list), &[("post", create)]));
     doc.path(

@@ -9,8 +9,8 @@ use super::{COLLECTION, DELIVERIES, ITEM};
 use crate::http::{Names, cursor, query};
 use crate::openapi::Document;
 use crate::openapi::parts::{
-    body_problems, cursor_schema, id_param, invalid_path, limit_schema, ok_json, operation,
-    path_item, problem, request_id_header,
+    body_problems, cursor_schema, delete_item, get_item, id_param, json_body, limit_schema,
+    ok_json, operation, path_item, problem, schema_ref,
 };
 use crate::openapi::text::trimmed_text;
 
@@ -19,10 +19,6 @@ const TAG: &str = "webhooks";
 /// The URLs the documented pattern admits: a subset of those the server
 /// accepts (absolute http or https, no whitespace, user info or fragment).
 const URL_PATTERN: &str = "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~-]+(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?(\\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?$";
-
-fn schema_ref(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
 
 /// Adds the webhook paths and schemas to `doc`.
 pub fn describe(doc: &mut Document) {
@@ -33,7 +29,6 @@ pub fn describe(doc: &mut Document) {
     let id_param = id_param("subscription");
     let webhook = schema_ref("Webhook");
     let not_found = problem("No subscription with this id.", &["not_found"]);
-    let invalid_path = invalid_path();
     let invalid_query = problem(
         "Validation failed: the id is not a UUID, or an unknown, repeated or invalid query parameter, or a cursor this service did not issue.",
         &["validation_failed"],
@@ -43,7 +38,6 @@ pub fn describe(doc: &mut Document) {
         "Validation failed: the id is not a UUID, or every problem with the body is listed in `errors`.",
         &["validation_failed"],
     );
-    let body = |name: &str| json!({"required": true, "content": {"application/json": {"schema": schema_ref(name)}}});
 
     let create = operation(
         "createWebhook",
@@ -66,7 +60,7 @@ pub fn describe(doc: &mut Document) {
             ("415", media_type.clone()),
             ("422", invalid_body.clone()),
         ],
-        json!({"requestBody": body("WebhookCreate")}),
+        json!({"requestBody": json_body("WebhookCreate")}),
     );
     let list = operation(
         "listWebhooks",
@@ -81,16 +75,12 @@ pub fn describe(doc: &mut Document) {
         ],
         json!({"parameters": list_parameters()}),
     );
-    let get = operation(
-        "getWebhook",
-        "Get a subscription",
-        TAG,
-        &[
-            ("200", ok_json("The subscription.", &webhook)),
-            ("404", not_found.clone()),
-            ("422", invalid_path.clone()),
-        ],
-        json!({"parameters": [id_param.clone()]}),
+    let get = get_item(
+        ("getWebhook", "Get a subscription", TAG),
+        "The subscription.",
+        &webhook,
+        &id_param,
+        &not_found,
     );
     let update = operation(
         "updateWebhook",
@@ -107,21 +97,17 @@ pub fn describe(doc: &mut Document) {
             ("415", media_type),
             ("422", invalid_body),
         ],
-        json!({"parameters": [id_param.clone()], "requestBody": body("WebhookUpdate")}),
+        json!({"parameters": [id_param.clone()], "requestBody": json_body("WebhookUpdate")}),
     );
-    let delete = operation(
-        "deleteWebhook",
-        "Delete a subscription and cancel its pending deliveries",
-        TAG,
-        &[
-            (
-                "204",
-                json!({"description": "Deleted; an attempt already in flight may still finish.", "headers": request_id_header()}),
-            ),
-            ("404", not_found.clone()),
-            ("422", invalid_path),
-        ],
-        json!({"parameters": [id_param.clone()]}),
+    let delete = delete_item(
+        (
+            "deleteWebhook",
+            "Delete a subscription and cancel its pending deliveries",
+            TAG,
+        ),
+        "Deleted; an attempt already in flight may still finish.",
+        &id_param,
+        &not_found,
     );
     let deliveries = operation(
         "listWebhookDeliveries",
