@@ -94,6 +94,15 @@ fn load_settings() -> Result<Settings, ExitCode> {
     })
 }
 
+/// What every command that talks to the database starts with: the
+/// settings (or every problem with them, exit 2), logging as they say, and
+/// the async runtime.
+fn start() -> Result<(Settings, telemetry::LogGuard, tokio::runtime::Runtime), ExitCode> {
+    let settings = load_settings()?;
+    let log = telemetry::init(settings.log_format, &settings.log_filter);
+    Ok((settings, log, runtime()?))
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -117,13 +126,8 @@ enum Role {
 }
 
 fn serve(role: Role) -> ExitCode {
-    let settings = match load_settings() {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let _log = telemetry::init(settings.log_format, &settings.log_filter);
-    let runtime = match runtime() {
-        Ok(r) => r,
+    let (settings, _log, runtime) = match start() {
+        Ok(started) => started,
         Err(code) => return code,
     };
     match runtime.block_on(run_server(settings, role)) {
@@ -228,13 +232,8 @@ async fn retry_migrations(state: AppState) {
 /// `backend migrate up|down|status`: prints what it did, one line each.
 #[allow(clippy::print_stdout)] // the command's report is its output
 fn migrate(action: &str) -> ExitCode {
-    let settings = match load_settings() {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let _log = telemetry::init(settings.log_format, &settings.log_filter);
-    let runtime = match runtime() {
-        Ok(r) => r,
+    let (settings, _log, runtime) = match start() {
+        Ok(started) => started,
         Err(code) => return code,
     };
     let result = runtime.block_on(async {
@@ -298,13 +297,8 @@ fn seed(count: &str) -> ExitCode {
         eprintln!("backend: seed takes a number of users, got {count:?}");
         return ExitCode::from(2);
     };
-    let settings = match load_settings() {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let _log = telemetry::init(settings.log_format, &settings.log_filter);
-    let runtime = match runtime() {
-        Ok(r) => r,
+    let (settings, _log, runtime) = match start() {
+        Ok(started) => started,
         Err(code) => return code,
     };
     let result = runtime.block_on(async {
