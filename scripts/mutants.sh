@@ -5,6 +5,10 @@
 # are left out, each with its reason.
 #
 #   scripts/mutants.sh                       every mutant of those files
+#   MUTANTS_SHARD=3/16 scripts/mutants.sh    shard 3 (of 0..15): every 16th
+#                                            mutant of each pass, from the
+#                                            4th; the 16 shards of one
+#                                            commit make the full run
 #   MUTANTS_JOBS=2 scripts/mutants.sh        two at a time (a quiet machine)
 #   MUTANTS_BASE=main scripts/mutants.sh     only mutants on lines changed
 #                                            since that git revision
@@ -12,23 +16,34 @@
 #   MUTANTS_FILES='src/timestamp.rs' scripts/mutants.sh
 #                                            only the files matching these
 #                                            git pathspecs (a quick check)
+#   scripts/mutants.sh report                only the report below, from the
+#                                            shards already in target/mutants
 #
 # Two passes, chosen by what can kill a mutant:
 #   1. files with unit tests (a `mod tests` in the file) against the unit
-#      tests only (`cargo test --lib`, built and run): each mutant rebuilds
-#      one test binary and runs in seconds. The mutants matched by
-#      `integration_only` below are left to pass 2.
+#      tests only (`cargo nextest run --lib`): each mutant rebuilds one test
+#      binary and runs in seconds. The mutants matched by `integration_only`
+#      below are left to pass 2.
 #   2. files without unit tests (the middleware's layers, the handlers, SQL,
 #      the accept loop, ...) and the `integration_only` mutants, against the
-#      whole integration suite (`cargo test --test api`) on a throwaway
-#      PostgreSQL: about a minute per mutant on two cores.
-# A full run takes hours on two cores; the CI workflow runs it weekly (and
-# on demand) and keeps the survivors' list. Reports land in
-# target/mutants/{rules,db}/mutants.out (caught.txt, missed.txt,
-# timeout.txt, unviable.txt). A full run rewrites the mutants section of
-# docs/quality.md. Exits non-zero if any mutant survives: kill it with a
-# sharper test, or, if it is truly equivalent, add it to `equivalent` below
-# with the reason.
+#      whole integration suite (`cargo nextest run --test api`) on a
+#      throwaway PostgreSQL.
+# nextest stops at the first failing test, so a caught mutant costs its
+# build and the tests up to the one that catches it; a surviving one costs
+# the whole suite. A full run still takes many hours on two cores: the CI
+# workflow runs it weekly (and on demand) as 16 shards in parallel and
+# merges them with `report`.
+#
+# Each run keeps its outcomes in target/mutants/shards/K-of-N/{rules,db}/
+# mutants.out (caught.txt, missed.txt, timeout.txt, unviable.txt) with a
+# `scope` file (the commit, the shard, the size of each pass). The report
+# adds up every shard of the current commit and rewrites the mutants
+# section of docs/quality.md, saying how many of the shards it covers (a
+# shard is a spread sample: every N-th mutant of each list). A restricted
+# run (MUTANTS_FILES, MUTANTS_BASE, MUTANTS_PASS) is not a sample of the
+# whole and is not reported. Exits non-zero if any mutant survives: kill it
+# with a sharper test, or, if it is truly equivalent, add it to `equivalent`
+# below with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -95,76 +110,186 @@ equivalent=(
   '^src/middleware/request_id[^:]*:.*replace \| with \^ in next_random'
 )
 
-if ! cargo mutants --version >/dev/null 2>&1; then
+# The commit measured; uncommitted changes to what is measured make the
+# figures not the commit's.
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain -- src tests sql Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+  commit="$commit+dirty"
+fi
+scope_get() { sed -n "s/^$2=//p" "$1/scope"; }
+count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
+
+# Adds up the finished, unrestricted shards of this commit and rewrites the
+# mutants section of docs/quality.md.
+report() {
+  local dirs=() d n="" k shards_done=()
+  for d in "$out"/shards/*/; do
+    d=${d%/}
+    [ -f "$d/scope" ] || continue
+    [ "$(scope_get "$d" commit)" = "$commit" ] || continue
+    [ "$(scope_get "$d" restricted)" = 0 ] || continue
+    k=$(scope_get "$d" shards)
+    if [ -z "$n" ]; then n=$k; fi
+    if [ "$k" != "$n" ]; then
+      echo "mutants: runs in $n and in $k shards of one commit in $out/shards: keep one set" >&2
+      return 2
+    fi
+    dirs+=("$d")
+    shards_done+=("$(scope_get "$d" shard)")
+  done
+  if [ ${#dirs[@]} -eq 0 ]; then
+    echo "mutants: no finished, unrestricted run of ${commit:0:12} in $out/shards: nothing to report" >&2
+    return 2
+  fi
+  local first=${dirs[0]} pass_name outcome
+  local -A sum=()
+  for pass_name in rules db; do
+    for outcome in caught missed timeout unviable; do
+      sum[$pass_name.$outcome]=0
+      for d in "${dirs[@]}"; do
+        sum[$pass_name.$outcome]=$(( sum[$pass_name.$outcome] + $(count "$d/$pass_name/mutants.out/$outcome.txt") ))
+      done
+    done
+    sum[$pass_name.total]=$(scope_get "$first" "${pass_name}_total")
+  done
+  row() { # label, tests, then the keys' prefix (or "both")
+    local label=$1 tests=$2 p=$3 total caught missed timeout unviable
+    if [ "$p" = both ]; then
+      total=$(( sum[rules.total] + sum[db.total] ))
+      caught=$(( sum[rules.caught] + sum[db.caught] )) missed=$(( sum[rules.missed] + sum[db.missed] ))
+      timeout=$(( sum[rules.timeout] + sum[db.timeout] )) unviable=$(( sum[rules.unviable] + sum[db.unviable] ))
+    else
+      total=${sum[$p.total]} caught=${sum[$p.caught]} missed=${sum[$p.missed]}
+      timeout=${sum[$p.timeout]} unviable=${sum[$p.unviable]}
+    fi
+    local tested=$(( caught + missed + timeout + unviable )) viable=$(( caught + missed + timeout ))
+    local score
+    score=$(awk -v c="$caught" -v v="$viable" 'BEGIN { printf "%.1f", v ? 100 * c / v : 100 }')
+    echo "| $label | $tests | $total | $tested | $caught | $missed | $timeout | $unviable | $score % |"
+  }
+  local sorted coverage_text command_text
+  sorted=$(printf '%s\n' "${shards_done[@]}" | sort -n | paste -sd, | sed 's/,/, /g')
+  if [ "${#dirs[@]}" -eq "$n" ]; then
+    coverage_text="Every mutant: all $n of $n shards."
+  else
+    coverage_text="A sample: $(( ${#dirs[@]} )) of $n shards ($sorted). Shard K is every ${n}th mutant of each pass's list, from the K-th, so the mutants tested are spread over every file; the other shards were not run on this commit, and their mutants are neither caught nor missed here."
+  fi
+  if [ "$n" = 1 ]; then
+    command_text="\`make mutants\`"
+  else
+    command_text="\`MUTANTS_SHARD=K/$n make mutants\` for each shard K listed, then \`scripts/mutants.sh report\`"
+  fi
+  local survivors
+  survivors=$(for d in "${dirs[@]}"; do cat "$d"/{rules,db}/mutants.out/{missed,timeout}.txt 2>/dev/null || true; done | sort)
+  printf '%s' "$survivors${survivors:+$'\n'}" > "$out/survivors.txt"
+  scripts/quality-doc.sh mutants <<DOC
+## Mutation testing
+
+| pass | tested against | mutants | tested | caught | missed | timeouts | unviable | score (caught / viable) |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+$(row "1: files with unit tests" "their unit tests" rules)
+$(row "2: the rest" "the integration suite, on PostgreSQL" db)
+$(row "both" "" both)
+
+$coverage_text
+
+Files: $(scope_get "$first" files), every \`src/**/*.rs\` but the \`skip\`
+list of \`scripts/mutants.sh\`. Excluded as equivalent: $(scope_get "$first" excluded)
+mutants, listed there, each with its reason.
+
+$(scripts/quality-doc.sh stamp) Command: $command_text
+(\`scripts/mutants.sh\`). Survivors:
+$(if [ -n "$survivors" ]; then printf '%s\n' "$survivors" | sed 's/^/- /'; else echo none.; fi)
+DOC
+  echo "mutants: reported ${#dirs[@]} of $n shards of ${commit:0:12}; survivors in $out/survivors.txt" >&2
+}
+
+if [ "${1:-}" = report ]; then
+  report
+  exit $?
+fi
+
+shard=${MUTANTS_SHARD:-0/1}
+if ! [[ $shard =~ ^([0-9]+)/([0-9]+)$ ]] || (( BASH_REMATCH[1] >= BASH_REMATCH[2] )); then
+  echo "mutants: MUTANTS_SHARD is K/N with 0 <= K < N, not '$shard'" >&2
+  exit 2
+fi
+k=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]}
+pass=${MUTANTS_PASS:-all}
+restricted=0
+if [ -n "${MUTANTS_FILES:-}${MUTANTS_BASE:-}" ] || [ "$pass" != all ]; then restricted=1; fi
+
+if ! cargo mutants --version 2>/dev/null | grep -qF "$CARGO_MUTANTS_VERSION"; then
   cargo install --locked "cargo-mutants@$CARGO_MUTANTS_VERSION"
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
 fi
 
 # Each mutant is a rebuild: debug info would only slow it down.
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 
-common=(--jobs "$jobs" --no-shuffle)
-if [ -n "${MUTANTS_BASE:-}" ]; then
-  mkdir -p "$out"
-  git diff "$MUTANTS_BASE" -- "${files[@]}" > "$out/changes.diff"
-  common+=(--in-diff "$out/changes.diff")
-fi
-file_args() { local f; for f in "$@"; do printf -- '--file\n%s\n' "$f"; done; }
+# Runs of another commit cannot be added to this one's.
+for d in "$out"/shards/*/; do
+  d=${d%/}
+  if [ -f "$d/scope" ] && [ "$(scope_get "$d" commit)" != "$commit" ]; then rm -rf "$d"; fi
+done
+run=$out/shards/$k-of-$n
+rm -rf "$run"
+mkdir -p "$run/rules" "$run/db"
 
-mkdir -p "$out/rules" "$out/db"
-rm -rf "$out/rules/mutants.out" "$out/db/mutants.out"
-pass=${MUTANTS_PASS:-all}
+select=()
+if [ -n "${MUTANTS_BASE:-}" ]; then
+  git diff "$MUTANTS_BASE" -- "${files[@]}" > "$run/changes.diff"
+  select+=(--in-diff "$run/changes.diff")
+fi
+common=(--jobs "$jobs" --no-shuffle --test-tool nextest --shard "$k/$n" --sharding round-robin "${select[@]}")
+file_args() { local f; for f in "$@"; do printf -- '--file\n%s\n' "$f"; done; }
+mapfile -t unit_args < <(file_args "${unit[@]}")
+mapfile -t all_args < <(file_args "${files[@]}")
+# Pass 2: every mutant of the files without unit tests, and the
+# integration-only mutants of the others.
+re=()
+for f in "${integration[@]}"; do re+=("^$(printf '%s' "$f" | sed 's/[.]/\\./g'):"); done
+re+=("${integration_only[@]}")
+rules_filter=(--exclude-re "$(join "${integration_only[@]}" "${equivalent[@]}")")
+db_filter=(--re "$(join "${re[@]}")" --exclude-re "$(join "${equivalent[@]}")")
+
 status=0
 if [ "$pass" != 2 ] && [ ${#unit[@]} -gt 0 ]; then
-  echo "mutants: pass 1, files with unit tests against the unit tests" >&2
-  mapfile -t args < <(file_args "${unit[@]}")
-  cargo mutants "${common[@]}" "${args[@]}" --output "$out/rules" --cargo-arg=--lib \
-    --exclude-re "$(join "${integration_only[@]}" "${equivalent[@]}")" || status=$?
+  echo "mutants: pass 1 (shard $k/$n), files with unit tests against the unit tests" >&2
+  cargo mutants "${common[@]}" "${unit_args[@]}" "${rules_filter[@]}" --output "$run/rules" \
+    --cargo-arg=--lib || status=$?
 fi
 if [ "$pass" != 1 ]; then
-  echo "mutants: pass 2, the rest against the integration tests" >&2
-  # Every mutant of the files without unit tests, and the integration-only
-  # mutants of the others.
-  re=()
-  for f in "${integration[@]}"; do re+=("^$(printf '%s' "$f" | sed 's/[.]/\\./g'):"); done
-  re+=("${integration_only[@]}")
-  mapfile -t args < <(file_args "${files[@]}")
-  scripts/with-test-db.sh cargo mutants "${common[@]}" "${args[@]}" --output "$out/db" --cargo-arg=--test=api \
-    --re "$(join "${re[@]}")" --exclude-re "$(join "${equivalent[@]}")" \
-    || status=$((status > 0 ? status : $?))
+  echo "mutants: pass 2 (shard $k/$n), the rest against the integration tests" >&2
+  scripts/with-test-db.sh cargo mutants "${common[@]}" "${all_args[@]}" "${db_filter[@]}" --output "$run/db" \
+    --cargo-arg=--test=api || status=$((status > 0 ? status : $?))
 fi
 
-count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
-total() { echo $(( $(count "$out/rules/mutants.out/$1") + $(count "$out/db/mutants.out/$1") )); }
-caught=$(total caught.txt) missed=$(total missed.txt)
-timeouts=$(total timeout.txt) unviable=$(total unviable.txt)
-tested=$((caught + missed + timeouts + unviable))
-viable=$((caught + missed + timeouts))
-mapfile -t args < <(file_args "${files[@]}")
-excluded=$(cargo mutants --list "${args[@]}" --re "$(join "${equivalent[@]}")" | grep -c . || true)
-score=$(awk -v c="$caught" -v v="$viable" 'BEGIN { printf "%.1f", v ? 100 * c / v : 100 }')
-summary="$tested tested: $caught caught, $missed missed, $timeouts timeouts, $unviable unviable; score ${score}% (caught / viable); excluded as equivalent: $excluded"
-echo "mutants: $summary"
-cat "$out"/{rules,db}/mutants.out/{missed,timeout}.txt 2>/dev/null > "$out/survivors.txt" || true
-if [ -s "$out/survivors.txt" ]; then
-  echo "survivors ($out/survivors.txt):"
-  sed 's/^/  /' "$out/survivors.txt"
-fi
+# The scope of this run, written last: a run cut short leaves none, and
+# the report skips it.
+{
+  echo "commit=$commit"
+  echo "shard=$k"
+  echo "shards=$n"
+  echo "restricted=$restricted"
+  echo "files=${#files[@]}"
+  echo "rules_total=$(cargo mutants --list "${select[@]}" "${unit_args[@]}" "${rules_filter[@]}" | grep -c . || true)"
+  echo "db_total=$(cargo mutants --list "${select[@]}" "${all_args[@]}" "${db_filter[@]}" | grep -c . || true)"
+  echo "excluded=$(cargo mutants --list "${all_args[@]}" --re "$(join "${equivalent[@]}")" | grep -c . || true)"
+} > "$run/scope"
 
-# Only a full run speaks for the project: a restricted one is not recorded.
-if [ -z "${MUTANTS_FILES:-}${MUTANTS_BASE:-}" ] && [ "$pass" = all ]; then
-  scripts/quality-doc.sh mutants <<DOC
-## Mutation testing
-
-| files | mutants tested | caught | missed | timeouts | unviable | score (caught / viable) | excluded as equivalent |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| ${#files[@]} | $tested | $caught | $missed | $timeouts | $unviable | ${score} % | $excluded |
-
-$(scripts/quality-doc.sh stamp) Command: \`make mutants\`
-(\`scripts/mutants.sh\`, MUTANTS_JOBS=$jobs: every \`src/**/*.rs\` but
-the files its \`skip\` list names). Survivors:
-$(if [ -s "$out/survivors.txt" ]; then sed 's/^/- /' "$out/survivors.txt"; else echo none.; fi)
-DOC
+for p in rules db; do
+  for outcome in caught missed timeout unviable; do
+    printf '%s ' "$outcome=$(count "$run/$p/mutants.out/$outcome.txt")"
+  done | sed "s/^/mutants: shard $k\/$n, pass $p: /"
+  echo
+done >&2
+if [ "$restricted" = 0 ]; then
+  report
 else
   echo "mutants: a restricted run (MUTANTS_FILES, MUTANTS_BASE or MUTANTS_PASS): docs/quality.md left as it is" >&2
+  cat "$run"/{rules,db}/mutants.out/{missed,timeout}.txt 2>/dev/null | sed 's/^/survivor: /' >&2 || true
 fi
 exit "$status"
