@@ -228,6 +228,9 @@ fi
 
 # Each mutant is a rebuild: debug info would only slow it down.
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+# And each is a small change to one crate: incremental builds (CI
+# workflows often turn them off for the whole job).
+export CARGO_INCREMENTAL=1
 
 # Runs of another commit cannot be added to this one's.
 for d in "$out"/shards/*/; do
