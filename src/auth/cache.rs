@@ -96,4 +96,23 @@ mod tests {
         cache.clear();
         assert!(cache.is_empty());
     }
+
+    #[test]
+    fn a_full_cache_drops_the_expired_entries_and_keeps_the_live_ones() {
+        let cache = Cache::default();
+        // One entry expired at 5, one that expires at 10 (valid through
+        // that second), and the rest live until 1000.
+        cache.insert(hash("expired"), claims(5), 0);
+        cache.insert(hash("last second"), claims(10), 0);
+        for i in 2..CAPACITY {
+            cache.insert(hash(&i.to_string()), claims(1000), 0);
+        }
+        assert_eq!(cache.len(), CAPACITY);
+        cache.insert(hash("new"), claims(1000), 10);
+        assert_eq!(cache.len(), CAPACITY);
+        assert!(cache.get(&hash("expired"), 0).is_none());
+        assert!(cache.get(&hash("last second"), 10).is_some());
+        assert!(cache.get(&hash("2"), 10).is_some());
+        assert!(cache.get(&hash("new"), 10).is_some());
+    }
 }

@@ -186,4 +186,34 @@ mod tests {
         assert!(matches!(set.find("r", Algorithm::PS512), Lookup::Found(_)));
         assert!(matches!(set.find("r", Algorithm::EdDSA), Lookup::Unfit));
     }
+
+    #[test]
+    fn an_ed25519_key_fits_eddsa_only() {
+        // The public key of RFC 8037's example (appendix A.2).
+        let set = KeySet::parse(json!({"keys": [
+            {"kty": "OKP", "kid": "ed", "crv": "Ed25519",
+             "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+        ]}))
+        .unwrap();
+        assert_eq!(set.len(), 1);
+        assert!(matches!(set.find("ed", Algorithm::EdDSA), Lookup::Found(_)));
+        assert!(matches!(set.find("ed", Algorithm::ES256), Lookup::Unfit));
+        assert!(matches!(set.find("ed", Algorithm::RS256), Lookup::Unfit));
+    }
+
+    #[test]
+    fn a_set_knows_the_document_it_came_from() {
+        // The loader keeps the current set when the JWKS it fetched is the
+        // same document, and swaps it when the keys changed.
+        let document = json!({"keys": [
+            {"kty": "RSA", "kid": "r1", "n": N, "e": "AQAB"}
+        ]});
+        let set = KeySet::parse(document.clone()).unwrap();
+        assert!(set.same_as(&document));
+        let rotated = json!({"keys": [
+            {"kty": "RSA", "kid": "r2", "n": N, "e": "AQAB"}
+        ]});
+        assert!(!set.same_as(&rotated));
+        assert!(!set.same_as(&json!({"keys": []})));
+    }
 }

@@ -157,6 +157,23 @@ mod tests {
         assert_eq!(&two, b"cd");
     }
 
+    #[tokio::test]
+    async fn a_shutdown_reaches_the_peer_as_the_end_of_the_stream() {
+        // The server half-closes after its last answer: the client must see
+        // the end of the stream while the connection is still held open.
+        let (client, mut server) = tokio::io::duplex(64);
+        let mut io = ConnIo::new(client, Bytes::new(), Duration::from_secs(1));
+        io.write_all(b"bye").await.unwrap();
+        io.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), server.read_to_end(&mut out))
+            .await
+            .expect("no end of stream after shutdown")
+            .unwrap();
+        assert_eq!(out, b"bye");
+        drop(io);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_write_nobody_reads_fails_at_the_deadline() {
         // A pipe with room for 8 bytes and no reader draining it.

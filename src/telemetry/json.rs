@@ -226,11 +226,14 @@ mod tests {
         assert_eq!(escaped("x\u{0}\u{1f}\u{7f}y"), r"x\u0000\u001f\u007fy");
         // Every byte that needs escaping, alone and amid a long clean run.
         for b in (0u8..0x20).chain([b'"', b'\\', 0x7f]) {
-            let text = format!("{}{}{}", "a".repeat(40), char::from(b), "z".repeat(40));
-            let out = escaped(&text);
-            let parsed: String = serde_json::from_str(&format!("\"{out}\"")).unwrap();
-            assert_eq!(parsed, text, "byte {b:#x}");
-            assert!(!out.bytes().any(|c| c < 0x20 || c == 0x7f), "byte {b:#x}");
+            let alone = char::from(b).to_string();
+            let amid = format!("{}{}{}", "a".repeat(40), char::from(b), "z".repeat(40));
+            for text in [alone, amid] {
+                let out = escaped(&text);
+                let parsed: String = serde_json::from_str(&format!("\"{out}\"")).unwrap();
+                assert_eq!(parsed, text, "byte {b:#x}");
+                assert!(!out.bytes().any(|c| c < 0x20 || c == 0x7f), "byte {b:#x}");
+            }
         }
     }
 
@@ -265,5 +268,22 @@ mod tests {
         assert_eq!(lines[1]["ratio"], 0.5);
         assert!(lines[1]["timestamp"].as_str().unwrap().ends_with('Z'));
         assert_eq!(lines[1]["target"], module_path!());
+    }
+
+    #[test]
+    fn a_request_id_recorded_with_display_is_found_too() {
+        // The request span records its id with `%` (Display), which reaches
+        // the layer through `record_debug`, not `record_str`.
+        let sink = MemoryWriter::default();
+        let subscriber = tracing_subscriber::registry().with(JsonLayer::new(sink.clone()));
+        let id = String::from("req-7");
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", request_id = %id);
+            let _guard = span.enter();
+            tracing::error!("failed");
+        });
+        let line: serde_json::Value = serde_json::from_str(sink.contents().trim_end()).unwrap();
+        assert_eq!(line["request_id"], "req-7");
+        assert_eq!(line["message"], "failed");
     }
 }
