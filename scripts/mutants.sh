@@ -119,10 +119,13 @@ equivalent=(
   '^src/middleware/request_id[^:]*:.*replace \| with \^ in next_random'
 )
 
-# The commit measured; uncommitted changes to what is measured make the
-# figures not the commit's.
-commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- src tests sql Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+# The commit measured: the last one to change what is mutated or what
+# tests it, so commits of docs or scripts since then leave the shards
+# valid. Uncommitted changes there make the figures not the commit's.
+measured=(src tests sql build.rs Cargo.toml Cargo.lock)
+commit=$(git log -1 --format=%H -- "${measured[@]}" 2>/dev/null || true)
+commit=${commit:-unknown}
+if [ -n "$(git status --porcelain -- "${measured[@]}" 2>/dev/null)" ]; then
   commit="$commit+dirty"
 fi
 scope_get() { sed -n "s/^$2=//p" "$1/scope"; }
@@ -212,7 +215,9 @@ Files: $(scope_get "$first" files), every \`src/**/*.rs\` but the \`skip\`
 list of \`scripts/mutants.sh\`. Excluded as equivalent: $(scope_get "$first" excluded)
 mutants, listed there, each with its reason.
 
-$(scripts/quality-doc.sh stamp) Command: $command_text
+Measured on commit \`${commit:0:12}\`$(case $commit in *+dirty) echo " plus uncommitted changes" ;; esac)
+(the last to change \`src/\`, \`tests/\`, \`sql/\` or the build), $(date -u +%Y-%m-%d) (UTC).
+Command: $command_text
 (\`scripts/mutants.sh\`). Survivors:
 $(if [ -n "$survivors" ]; then printf '%s\n' "$survivors" | sed 's/^/- /'; else echo none.; fi)
 DOC
