@@ -242,7 +242,7 @@ mod tests {
         let sink = MemoryWriter::default();
         let subscriber = tracing_subscriber::registry().with(JsonLayer::new(sink.clone()));
         tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(answer = 42, ok = true, "outside");
+            tracing::info!(answer = 42, count = 7_u64, ok = true, "outside");
             let span = tracing::info_span!("request", request_id = "abc-1");
             let _guard = span.enter();
             tracing::warn!(
@@ -260,6 +260,7 @@ mod tests {
         assert_eq!(lines[0]["message"], "outside");
         assert_eq!(lines[0]["level"], "INFO");
         assert_eq!(lines[0]["answer"], 42);
+        assert_eq!(lines[0]["count"], 7);
         assert_eq!(lines[0]["ok"], true);
         assert!(lines[0].get("request_id").is_none());
         assert_eq!(lines[1]["request_id"], "abc-1");

@@ -114,5 +114,8 @@ mod tests {
                 .any(|n| !n.as_str().is_ascii())
         );
         assert_ne!(user("run1", 0).email, user("run2", 0).email);
+        // Every fifth without a name, every seventh inactive.
+        assert_eq!(users.iter().filter(|u| u.full_name.is_none()).count(), 60);
+        assert_eq!(users.iter().filter(|u| !u.is_active).count(), 42);
     }
 }

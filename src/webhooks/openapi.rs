@@ -290,4 +290,41 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn every_event_type_is_offered_wherever_events_are_named() {
+        // The lists under `events` (items) and `event_type`, at any depth.
+        fn event_lists<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, member) in map {
+                        match key.as_str() {
+                            "events" => out.push(&member["items"]["enum"]),
+                            "event_type" => out.push(&member["enum"]),
+                            _ => {}
+                        }
+                        event_lists(member, out);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|v| event_lists(v, out)),
+                _ => {}
+            }
+        }
+        let expected: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
+        assert!(!expected.is_empty());
+        let mut seen = 0;
+        for (name, schema) in schemas() {
+            let mut lists = Vec::new();
+            event_lists(&schema, &mut lists);
+            for list in lists {
+                // `events` inside `required` lists is a name, not a schema.
+                if list.is_null() {
+                    continue;
+                }
+                assert_eq!(list, &json!(expected), "{name}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3, "event lists found: {seen}");
+    }
 }
