@@ -1,8 +1,9 @@
 //! The job runner under faults, with the real binary: a process killed
 //! (SIGKILL) between the commit and the delivery loses no event; a worker
 //! killed mid-delivery is replaced once its lease has passed; four workers
-//! on one queue never run one delivery twice at once. Each test runs once
-//! per broker (`JOBS_BROKER=postgres` and `redis`).
+//! on one queue never run one delivery twice at once; a live worker keeps
+//! its lease however long a delivery takes. Each test runs once per broker
+//! (`JOBS_BROKER=postgres` and `redis`).
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ in_both_modes!(
     an_event_committed_before_a_kill_is_delivered_after_restart,
     a_worker_killed_mid_delivery_is_replaced_after_its_lease,
     four_workers_never_run_one_delivery_at_the_same_time,
+    a_delivery_that_outlasts_its_lease_keeps_it_by_heartbeats,
     sigterm_releases_a_running_delivery_within_the_shutdown_timeout,
     serve_alone_delivers_in_dev,
 );
@@ -210,6 +212,30 @@ async fn four_workers_never_run_one_delivery_at_the_same_time(mode: Mode) {
         "each delivery sent once"
     );
     assert_eq!(receiver.max_in_flight_per_id(), 1);
+    drop(workers);
+}
+
+async fn a_delivery_that_outlasts_its_lease_keeps_it_by_heartbeats(mode: Mode) {
+    let Some(broker) = Broker::start(mode).await else {
+        return;
+    };
+    // The receiver takes three leases to answer; the worker renews its
+    // lease every third of one, so the other worker never gets the job.
+    let app = app_on(&broker, |s| {
+        s.jobs.lease = Duration::from_secs(1);
+        s.jobs.webhook_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.respond(200, Duration::from_secs(3));
+    let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
+    let workers: Vec<_> = (0..2).map(|_| start_worker(&app)).collect();
+    app.create_user("slow@example.com").await;
+    let log = settled(&app, hook["id"].as_str().unwrap(), Duration::from_secs(20)).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["status"], "succeeded");
+    assert_eq!(log[0]["attempts"], 1, "taken over while it ran: {log:?}");
+    assert_eq!(receiver.received().len(), 1, "sent once");
     drop(workers);
 }
 
