@@ -18,8 +18,6 @@ use crate::db::{Db, Pool};
 /// The channel `NOTIFY` wakes workers on.
 pub const CHANNEL: &str = "backend_jobs";
 
-const NOTIFY: &str = "SELECT pg_notify('backend_jobs', '')";
-
 const CLAIM: &str = "WITH due AS (\
         SELECT id FROM jobs WHERE state = 'pending' AND run_at <= clock_timestamp() \
         AND (locked_until IS NULL OR locked_until < clock_timestamp()) \
@@ -68,12 +66,6 @@ const RELAY_AGAIN: &str = "UPDATE jobs SET relayed_at = NULL WHERE state = 'pend
 /// Of the named jobs, those another worker holds a live lease on.
 const BUSY: &str = "SELECT id FROM jobs WHERE id = ANY ($1) AND state = 'pending' \
      AND locked_until >= clock_timestamp()";
-
-/// Wakes the workers listening; call it in the enqueueing transaction, so
-/// the notification is sent on commit (and never on rollback).
-pub async fn notify(db: &Db) -> Result<(), tokio_postgres::Error> {
-    db.execute(NOTIFY, &[]).await.map(drop)
-}
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
