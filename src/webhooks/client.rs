@@ -28,6 +28,13 @@ pub struct GuardedConnector {
     allow_private_networks: bool,
 }
 
+/// The port `uri` names, or its scheme's default: 443 for https, 80 for
+/// http.
+fn port_of(uri: &Uri) -> u16 {
+    let https = uri.scheme_str() == Some("https");
+    uri.port_u16().unwrap_or(if https { 443 } else { 80 })
+}
+
 impl GuardedConnector {
     /// A connector that refuses special-purpose addresses unless
     /// `allow_private_networks`.
@@ -40,8 +47,7 @@ impl GuardedConnector {
     async fn connect(self, uri: Uri) -> Result<TokioIo<TcpStream>, BoxError> {
         let host = uri.host().ok_or("the URL has no host")?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let https = uri.scheme_str() == Some("https");
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let port = port_of(&uri);
         let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
             .await
             .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -99,4 +105,19 @@ pub fn build(allow_private_networks: bool) -> Result<Client, BoxError> {
     Ok(HyperClient::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_without_a_port_connects_to_its_schemes_default() {
+        let port = |url: &str| port_of(&url.parse::<Uri>().unwrap());
+        assert_eq!(port("https://hooks.example.com/in"), 443);
+        assert_eq!(port("http://hooks.example.com/in"), 80);
+        assert_eq!(port("HTTPS://hooks.example.com/in"), 443);
+        assert_eq!(port("https://hooks.example.com:8443/in"), 8443);
+        assert_eq!(port("http://127.0.0.1:9000/in"), 9000);
+    }
 }
