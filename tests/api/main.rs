@@ -30,6 +30,7 @@ mod health;
 mod hostile;
 mod hostile_network;
 mod jobs_faults;
+mod jobs_lease;
 mod jobs_restarts;
 mod lame_duck;
 mod lifecycle;

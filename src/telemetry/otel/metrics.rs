@@ -202,3 +202,31 @@ fn pool_gauges(meter: &Meter, pool: &Pool) {
 pub fn instruments() -> Option<&'static Instruments> {
     super::installed().and_then(|i| i.metrics.as_ref())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_route_template_gets_its_cells_once_besides_the_unrouted() {
+        // Requests on a known route record through cells bound at start-up;
+        // the attributes are looked up only for what no cell covers.
+        let provider = SdkMeterProvider::builder().build();
+        let instruments = Instruments::new(&provider);
+        instruments.set_routes(["/api/v1/users", "/api/v1/users/{id}", "/api/v1/users"]);
+        let routes: Vec<Option<&str>> = instruments
+            .routes
+            .get()
+            .expect("routes set")
+            .iter()
+            .map(|r| r.route)
+            .collect();
+        assert_eq!(
+            routes,
+            [None, Some("/api/v1/users"), Some("/api/v1/users/{id}")]
+        );
+        // The first call wins.
+        instruments.set_routes(["/other"]);
+        assert_eq!(instruments.routes.get().unwrap().len(), 3);
+    }
+}
