@@ -195,3 +195,63 @@ async fn an_entry_left_pending_by_a_dead_consumer_is_reclaimed() {
         "acknowledged: {pending:?}"
     );
 }
+
+#[tokio::test]
+async fn an_entry_whose_job_is_done_is_acknowledged_not_delivered() {
+    let Some(broker) = Broker::start(Mode::Redis).await else {
+        return;
+    };
+    let app = crate::common::spawn_app_with(
+        |s| {
+            s.jobs.lease = Duration::from_secs(1);
+            broker.configure(s);
+        },
+        |t, _| t,
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    subscribe(&app, &receiver.url(), &["user.created"]).await;
+    app.create_user("stale@example.com").await;
+    // The job is done (another worker recorded it), but a dead consumer
+    // left its entry pending: the reclaimed entry is stale, so it must be
+    // acknowledged, or it would be reclaimed again forever.
+    let db = app.db_client().await;
+    let job: uuid::Uuid = db
+        .query_one(
+            "UPDATE jobs SET state = 'succeeded', relayed_at = now() + interval '1 hour' \
+             RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let redis = broker.redis.as_ref().unwrap();
+    for command in [
+        "XGROUP CREATE backend:jobs backend:workers 0 MKSTREAM".to_owned(),
+        format!("XADD backend:jobs * job {job}"),
+        "XREADGROUP GROUP backend:workers dead COUNT 10 STREAMS backend:jobs >".to_owned(),
+    ] {
+        let reply = redis.command(&command).unwrap();
+        assert!(!reply.starts_with('-'), "{command}: {reply}");
+    }
+    let (_stop, _worker) = start_worker(&app);
+    // Reclaimed after one lease of idleness, then acknowledged.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let pending = redis
+            .command("XPENDING backend:jobs backend:workers")
+            .unwrap();
+        if pending.starts_with("*4\r\n:0\r\n") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still pending: {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        receiver.received().is_empty(),
+        "a done job is not sent again"
+    );
+}
