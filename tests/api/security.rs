@@ -48,7 +48,7 @@ async fn failures_leak_nothing_to_clients_or_logs() {
         ("APP_ENV", "prod"),
         ("AUTH_MODE", "none"),
         ("MIGRATE_ON_START", "true"),
-        ("DATABASE_STATEMENT_TIMEOUT_MS", "300"),
+        ("DATABASE_STATEMENT_TIMEOUT_MS", "1000"),
     ])
     .await;
     let (admin, connection) = db.connect(backend::db::tls::connector()).await.unwrap();
@@ -63,15 +63,15 @@ async fn failures_leak_nothing_to_clients_or_logs() {
     assert_eq!(timeout.status, 504);
     assert_clean(&String::from_utf8_lossy(&timeout.body));
 
-    // A connection killed mid-statement: 503.
+    // A connection killed mid-statement: 503. The killer connects first:
+    // it has one statement timeout to see the statement wait and kill it.
     let killer = {
-        let db = db.clone();
+        let (client, connection) = db.connect(backend::db::tls::connector()).await.unwrap();
+        tokio::spawn(connection);
         tokio::spawn(async move {
-            let (client, connection) = db.connect(backend::db::tls::connector()).await.unwrap();
-            tokio::spawn(connection);
             // Once the request's statement waits on the lock (not before:
             // a kill before it starts would prove nothing).
-            crate::common::locks::wait_for_lock_waiters(&db, 1).await;
+            crate::common::locks::wait_until_lock_waiters(&client, 1).await;
             client
                 .batch_execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \

@@ -22,9 +22,16 @@ pub async fn lock_waiters(client: &tokio_postgres::Client) -> i64 {
 /// Waits (bounded) until `n` of the app's sessions on `db` wait on a lock.
 pub async fn wait_for_lock_waiters(db: &tokio_postgres::Config, n: i64) {
     let client = super::connect(db).await;
+    wait_until_lock_waiters(&client, n).await;
+}
+
+/// [`wait_for_lock_waiters`] on a connection made beforehand, for a test
+/// whose window is too short to connect in (a password check under load
+/// can take longer than a statement timeout).
+pub async fn wait_until_lock_waiters(client: &tokio_postgres::Client, n: i64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let waiting = lock_waiters(&client).await;
+        let waiting = lock_waiters(client).await;
         if waiting >= n {
             return;
         }
