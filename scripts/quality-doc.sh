@@ -35,8 +35,9 @@ if [ ! -f "$doc" ]; then
 The last coverage and mutation-testing figures, each with the commit it was
 measured on and the command. Written by `scripts/coverage.sh` and
 `scripts/mutants.sh` (through `scripts/quality-doc.sh`) at the end of a
-full run: do not edit the sections by hand; run the recipe and commit the
-result.
+run; a mutants run may cover only some of its shards, and its section
+says how many. Do not edit the sections by hand: run the recipe and commit
+the result.
 
 HEAD
 fi
