@@ -234,7 +234,7 @@ Measured on commit \`${commit:0:12}\`$(case $commit in *+dirty) echo " plus unco
 (the last to change \`src/\`, \`tests/\`, \`sql/\` or the build), $(date -u +%Y-%m-%d) (UTC).
 Command: $command_text
 (\`scripts/mutants.sh\`). Survivors:
-$(if [ -n "$survivors" ]; then printf '%s\n' "$survivors" | sed 's/^/- /'; else echo none.; fi)
+$(if [ -n "$survivors" ]; then printf '%s\n' "$survivors" | sed 's/.*/- `&`/'; else echo none.; fi)
 DOC
   echo "mutants: reported ${#dirs[@]} of $n shards of ${commit:0:12}; survivors in $out/survivors.txt" >&2
 }
