@@ -102,7 +102,7 @@ fuzz: ## fuzz body and query parsing, FUZZ_SECONDS (default 60) per target (nigh
 coverage: ## line and region coverage of src/ over every test (cargo-llvm-cov): target/coverage, docs/quality.md; fails below .coverage-threshold(-regions)
 	scripts/coverage.sh
 
-mutants: ## mutation testing of every src/ file (cargo-mutants; MUTANTS_JOBS, MUTANTS_FILES, MUTANTS_BASE): target/mutants, docs/quality.md
+mutants: ## mutation testing of every src/ file (cargo-mutants; MUTANTS_SHARD=K/N, MUTANTS_JOBS, MUTANTS_FILES, MUTANTS_BASE): target/mutants, docs/quality.md
 	scripts/mutants.sh
 
 tree-check: ## the dependency tree's rules: one opentelemetry (two export nothing), no tonic, reqwest, openssl or aws-lc-sys
