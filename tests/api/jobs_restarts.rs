@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::common::TestApp;
 use crate::common::broker::{Broker, Mode, in_both_modes};
 use crate::common::pg::PrivateServer;
+use crate::common::redis::RedisServer;
 use crate::common::spawn_app_on;
 use crate::webhooks_receiver::{Receiver, settled, start_worker, subscribe};
 
@@ -151,38 +152,16 @@ async fn an_entry_left_pending_by_a_dead_consumer_is_reclaimed() {
     let Some(broker) = Broker::start(Mode::Redis).await else {
         return;
     };
-    let app = crate::common::spawn_app_with(
-        |s| {
-            s.jobs.lease = Duration::from_secs(1);
-            broker.configure(s);
-        },
-        |t, _| t,
-    )
-    .await;
+    let app = app_with_one_second_leases(&broker).await;
     let receiver = Receiver::start().await;
     let hook = subscribe(&app, &receiver.url(), &["user.created"]).await;
     app.create_user("orphan@example.com").await;
     // The job sits in the stream, read by a consumer that then died; the
     // relay must not send it again (relayed "in the future"), so only the
     // reclaim of the dead consumer's entry can bring it to a worker.
-    let db = app.db_client().await;
-    let job: uuid::Uuid = db
-        .query_one(
-            "UPDATE jobs SET relayed_at = now() + interval '1 hour' RETURNING id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let job = set_the_only_job(&app, "relayed_at = now() + interval '1 hour'").await;
     let redis = broker.redis.as_ref().unwrap();
-    for command in [
-        "XGROUP CREATE backend:jobs backend:workers 0 MKSTREAM".to_owned(),
-        format!("XADD backend:jobs * job {job}"),
-        "XREADGROUP GROUP backend:workers dead COUNT 10 STREAMS backend:jobs >".to_owned(),
-    ] {
-        let reply = redis.command(&command).unwrap();
-        assert!(!reply.starts_with('-'), "{command}: {reply}");
-    }
+    leave_pending_with_a_dead_consumer(redis, job);
     let (_stop, _worker) = start_worker(&app);
     let log = settled(&app, hook["id"].as_str().unwrap(), Duration::from_secs(15)).await;
     assert_eq!(log[0]["status"], "succeeded");
@@ -191,7 +170,7 @@ async fn an_entry_left_pending_by_a_dead_consumer_is_reclaimed() {
         .command("XPENDING backend:jobs backend:workers")
         .unwrap();
     assert!(
-        pending.starts_with("*4\r\n:0\r\n"),
+        pending.starts_with(NOTHING_PENDING),
         "acknowledged: {pending:?}"
     );
 }
@@ -201,39 +180,20 @@ async fn an_entry_whose_job_is_done_is_acknowledged_not_delivered() {
     let Some(broker) = Broker::start(Mode::Redis).await else {
         return;
     };
-    let app = crate::common::spawn_app_with(
-        |s| {
-            s.jobs.lease = Duration::from_secs(1);
-            broker.configure(s);
-        },
-        |t, _| t,
-    )
-    .await;
+    let app = app_with_one_second_leases(&broker).await;
     let receiver = Receiver::start().await;
     subscribe(&app, &receiver.url(), &["user.created"]).await;
     app.create_user("stale@example.com").await;
     // The job is done (another worker recorded it), but a dead consumer
     // left its entry pending: the reclaimed entry is stale, so it must be
     // acknowledged, or it would be reclaimed again forever.
-    let db = app.db_client().await;
-    let job: uuid::Uuid = db
-        .query_one(
-            "UPDATE jobs SET state = 'succeeded', relayed_at = now() + interval '1 hour' \
-             RETURNING id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let job = set_the_only_job(
+        &app,
+        "state = 'succeeded', relayed_at = now() + interval '1 hour'",
+    )
+    .await;
     let redis = broker.redis.as_ref().unwrap();
-    for command in [
-        "XGROUP CREATE backend:jobs backend:workers 0 MKSTREAM".to_owned(),
-        format!("XADD backend:jobs * job {job}"),
-        "XREADGROUP GROUP backend:workers dead COUNT 10 STREAMS backend:jobs >".to_owned(),
-    ] {
-        let reply = redis.command(&command).unwrap();
-        assert!(!reply.starts_with('-'), "{command}: {reply}");
-    }
+    leave_pending_with_a_dead_consumer(redis, job);
     let (_stop, _worker) = start_worker(&app);
     // Reclaimed after one lease of idleness, then acknowledged.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -241,7 +201,7 @@ async fn an_entry_whose_job_is_done_is_acknowledged_not_delivered() {
         let pending = redis
             .command("XPENDING backend:jobs backend:workers")
             .unwrap();
-        if pending.starts_with("*4\r\n:0\r\n") {
+        if pending.starts_with(NOTHING_PENDING) {
             break;
         }
         assert!(
@@ -254,4 +214,43 @@ async fn an_entry_whose_job_is_done_is_acknowledged_not_delivered() {
         receiver.received().is_empty(),
         "a done job is not sent again"
     );
+}
+
+/// The start of `XPENDING`'s summary when no entry is pending.
+const NOTHING_PENDING: &str = "*4\r\n:0\r\n";
+
+/// An app on `broker` whose leases last a second, so a dead consumer's
+/// entry is reclaimed soon.
+async fn app_with_one_second_leases(broker: &Broker) -> TestApp {
+    crate::common::spawn_app_with(
+        |s| {
+            s.jobs.lease = Duration::from_secs(1);
+            broker.configure(s);
+        },
+        |t, _| t,
+    )
+    .await
+}
+
+/// Adds an entry for `job` to the stream and has a consumer named `dead`
+/// read it and never acknowledge it: pending, owned by no live worker.
+fn leave_pending_with_a_dead_consumer(redis: &RedisServer, job: uuid::Uuid) {
+    for command in [
+        "XGROUP CREATE backend:jobs backend:workers 0 MKSTREAM".to_owned(),
+        format!("XADD backend:jobs * job {job}"),
+        "XREADGROUP GROUP backend:workers dead COUNT 10 STREAMS backend:jobs >".to_owned(),
+    ] {
+        let reply = redis.command(&command).unwrap();
+        assert!(!reply.starts_with('-'), "{command}: {reply}");
+    }
+}
+
+/// Sets `assignments` on the app's one job; returns its id.
+async fn set_the_only_job(app: &TestApp, assignments: &str) -> uuid::Uuid {
+    let db = app.db_client().await;
+    let row = db
+        .query_one(&format!("UPDATE jobs SET {assignments} RETURNING id"), &[])
+        .await
+        .unwrap();
+    row.get(0)
 }
